@@ -1,0 +1,34 @@
+# Two commands for a newcomer: `make demo` and `make test`. Each builds .venv by itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DB := data/demo.duckdb
+
+.PHONY: demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	rm -f $(DEMO_DB) $(DEMO_DB).wal
+	$(BIN)/backorder-ops --db $(DEMO_DB) load data/sample/catalogus.xlsx
+	$(BIN)/backorder-ops --db $(DEMO_DB) visible
+	$(BIN)/backorder-ops --db $(DEMO_DB) batch preview data/sample/batch_week49.xlsx
+	$(BIN)/backorder-ops --db $(DEMO_DB) batch apply data/sample/batch_week49.xlsx --reference "demo week 49"
+	$(BIN)/backorder-ops --db $(DEMO_DB) history
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check backorder_ops tests benchmarks data
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check backorder_ops tests benchmarks data
+	$(BIN)/ruff format --check backorder_ops tests benchmarks data
+
+clean:
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB).wal
