@@ -1,0 +1,347 @@
+"""The embedded DuckDB store: the only module that speaks SQL.
+
+Connections are short-lived (open, work, close): while one process holds a DuckDB
+file open for writing, no other process can open it at all. Opening therefore
+retries with back-off for a while before giving up with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .errors import DatabaseBusyError, DatabaseError, NotFoundError
+
+DEFAULT_DB = Path("data") / "backorder.duckdb"
+SCHEMA_VERSION = 1
+DEFAULT_WAIT_SECONDS = 30.0
+
+PRODUCT_COLUMNS = ["key", "ean", "sku", "name", "parent_key", "stock", "backorder_allowed"]
+BATCH_ROW_COLUMNS = [
+    "row", "ean_given", "ean", "key", "value_given", "value",
+    "old_value", "new_value", "status", "reason", "message",
+]  # fmt: skip
+_ROW_SELECT = ", ".join(f'"{c}"' for c in BATCH_ROW_COLUMNS)  # "row" is a keyword
+VISIBILITY_COLUMNS = ["change", "key", "ean", "name", "parent_ean", "parent_name", "stock"]
+
+_SCHEMA = [
+    "CREATE TABLE meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    """CREATE TABLE products (
+        key BIGINT PRIMARY KEY,          -- GTIN-14 key: the digits padded to 14
+        ean VARCHAR NOT NULL,            -- the EAN as loaded, shown in reports
+        sku VARCHAR,
+        name VARCHAR,
+        parent_key BIGINT,               -- NULL for a parent product
+        stock BIGINT NOT NULL,
+        backorder_allowed BOOLEAN NOT NULL DEFAULT false
+    )""",
+    """CREATE TABLE shop (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        sell_when_out_of_stock BOOLEAN NOT NULL,
+        updated TIMESTAMP
+    )""",
+    "INSERT INTO shop VALUES (1, false, NULL)",
+    "CREATE SEQUENCE batch_ids START 1",
+    """CREATE TABLE batches (
+        id BIGINT PRIMARY KEY,
+        kind VARCHAR NOT NULL,           -- backorder, shop or load
+        reference VARCHAR,
+        created TIMESTAMP NOT NULL,
+        finished TIMESTAMP,
+        status VARCHAR NOT NULL,         -- queued, running, done, failed, refused
+        source VARCHAR,
+        strict BOOLEAN NOT NULL DEFAULT false,
+        rows_total INTEGER NOT NULL DEFAULT 0,
+        applied INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        newly_hidden INTEGER NOT NULL DEFAULT 0,
+        newly_visible INTEGER NOT NULL DEFAULT 0,
+        notify VARCHAR,
+        notify_status VARCHAR,
+        notify_error VARCHAR,
+        error VARCHAR
+    )""",
+    """CREATE TABLE batch_rows (
+        batch_id BIGINT NOT NULL,
+        "row" INTEGER,
+        ean_given VARCHAR,
+        ean VARCHAR,
+        key BIGINT,
+        value_given VARCHAR,
+        value BOOLEAN,
+        old_value BOOLEAN,
+        new_value BOOLEAN,
+        status VARCHAR NOT NULL,
+        reason VARCHAR,
+        message VARCHAR
+    )""",
+    """CREATE TABLE batch_visibility (
+        batch_id BIGINT NOT NULL,
+        change VARCHAR NOT NULL,         -- hidden or visible
+        key BIGINT NOT NULL,
+        ean VARCHAR NOT NULL,
+        name VARCHAR,
+        parent_ean VARCHAR,
+        parent_name VARCHAR,
+        stock BIGINT
+    )""",
+]
+
+# Migrations from version N to N+1, applied in order; empty while there is one version.
+_MIGRATIONS: dict[int, list[str]] = {}
+
+
+def default_path() -> Path:
+    """The database path: ``BACKORDER_OPS_DB`` if set, else ``data/backorder.duckdb``."""
+    return Path(os.environ.get("BACKORDER_OPS_DB") or DEFAULT_DB)
+
+
+def _wait_seconds() -> float:
+    try:
+        return float(os.environ.get("BACKORDER_OPS_LOCK_TIMEOUT", DEFAULT_WAIT_SECONDS))
+    except ValueError:
+        return DEFAULT_WAIT_SECONDS
+
+
+class Store:
+    """A backorder_ops database file.
+
+    >>> store = Store("data/demo.duckdb")  # doctest: +SKIP
+    >>> store.read_products().head()  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, wait: float | None = None):
+        self.path = Path(path) if path is not None else default_path()
+        self.wait = _wait_seconds() if wait is None else wait
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # -- connections ---------------------------------------------------------------
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        deadline = time.monotonic() + self.wait
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only, config=config)
+            except duckdb.IOException as error:
+                text = str(error)
+                if "lock" not in text.lower():
+                    raise DatabaseError(f"{self.path}: cannot be opened ({text}).") from None
+                if time.monotonic() >= deadline:
+                    pid = re.search(r"PID (\d+)", text)
+                    who = f"process {pid.group(1)}" if pid else "another process"
+                    raise DatabaseBusyError(
+                        f"The database {self.path} is in use by {who}; try again when the "
+                        "batch has finished."
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except duckdb.Error as error:
+                raise DatabaseError(
+                    f"{self.path}: is not a backorder_ops database or is damaged ({error})."
+                ) from None
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection to a database whose schema is current."""
+        if read_only and not self.path.exists():
+            read_only = False  # a new file must be created (and its schema written)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = self._open(read_only)
+        try:
+            version = self._version(con)
+            if version != SCHEMA_VERSION:
+                if read_only:
+                    con.close()
+                    con = self._open(False)
+                self._migrate(con, self._version(con))
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction: committed at the end, rolled back on error."""
+        with self.connect() as con:
+            con.begin()
+            try:
+                yield con
+            except BaseException:
+                con.rollback()
+                raise
+            con.commit()
+
+    @staticmethod
+    def _version(con: duckdb.DuckDBPyConnection) -> int:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        row = con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise DatabaseError(
+                f"{self.path}: was written by a newer backorder_ops (schema {version}); "
+                "upgrade backorder_ops to use it."
+            )
+        con.begin()
+        if version == 0:
+            for statement in _SCHEMA:
+                con.execute(statement)
+            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        else:
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    con.execute(statement)
+            con.execute(
+                "UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(SCHEMA_VERSION)]
+            )
+        con.commit()
+
+    # -- catalog ---------------------------------------------------------------------
+
+    def read_products(self, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+        """All products, with key types fixed (``int64`` keys, ``Int64`` parent keys)."""
+        if con is None:
+            with self.connect(read_only=True) as con:
+                return self.read_products(con)
+        products = con.execute(
+            f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products ORDER BY key"
+        ).df()
+        return products.astype(
+            {
+                "key": "int64",
+                "ean": "str",
+                "sku": "str",
+                "name": "str",
+                "parent_key": "Int64",
+                "stock": "int64",
+                "backorder_allowed": "bool",
+            }
+        )
+
+    def write_products(
+        self, con: duckdb.DuckDBPyConnection, products: pd.DataFrame, *, merge: bool
+    ) -> None:
+        """Replace the catalog with ``products``, or upsert them with ``merge=True``."""
+        frame = products[PRODUCT_COLUMNS]  # noqa: F841 - read by DuckDB below
+        if not merge:
+            con.execute("DELETE FROM products")
+            con.execute("INSERT INTO products BY NAME SELECT * FROM frame")
+            return
+        con.execute(
+            "INSERT INTO products BY NAME SELECT * FROM frame ON CONFLICT (key) DO UPDATE SET "
+            "ean = excluded.ean, sku = excluded.sku, name = excluded.name, "
+            "parent_key = excluded.parent_key, stock = excluded.stock, "
+            "backorder_allowed = excluded.backorder_allowed"
+        )
+
+    def update_settings(self, con: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
+        """Set ``backorder_allowed`` from a frame of ``key`` and ``new_value``."""
+        frame = changes[["key", "new_value"]]  # noqa: F841 - read by DuckDB below
+        con.execute(
+            "UPDATE products SET backorder_allowed = frame.new_value "
+            "FROM frame WHERE products.key = frame.key"
+        )
+
+    def read_shop(self, con: duckdb.DuckDBPyConnection | None = None) -> bool:
+        """The shop setting "Producten kunnen bestellen wanneer deze niet op voorraad zijn"."""
+        if con is None:
+            with self.connect(read_only=True) as con:
+                return self.read_shop(con)
+        return bool(con.execute("SELECT sell_when_out_of_stock FROM shop").fetchone()[0])
+
+    def write_shop(self, con: duckdb.DuckDBPyConnection, value: bool) -> None:
+        """Set the shop setting."""
+        con.execute(
+            "UPDATE shop SET sell_when_out_of_stock = ?, updated = ?", [bool(value), now()]
+        )
+
+    # -- history ---------------------------------------------------------------------
+
+    def insert_batch(self, con: duckdb.DuckDBPyConnection, **record) -> int:
+        """Insert a batch record and return its id."""
+        record.setdefault("created", now())
+        columns = ", ".join(record)
+        marks = ", ".join("?" for _ in record)
+        return int(
+            con.execute(
+                f"INSERT INTO batches (id, {columns}) VALUES (nextval('batch_ids'), {marks}) "
+                "RETURNING id",
+                list(record.values()),
+            ).fetchone()[0]
+        )
+
+    def update_batch(self, con: duckdb.DuckDBPyConnection, batch_id: int, **fields) -> None:
+        """Change fields of a batch record."""
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        con.execute(
+            f"UPDATE batches SET {assignments} WHERE id = ?", [*fields.values(), batch_id]
+        )
+
+    def insert_batch_rows(
+        self, con: duckdb.DuckDBPyConnection, batch_id: int, rows: pd.DataFrame
+    ) -> None:
+        """Log the classified rows of a batch."""
+        frame = rows.reindex(columns=BATCH_ROW_COLUMNS).assign(batch_id=batch_id)  # noqa: F841
+        con.execute("INSERT INTO batch_rows BY NAME SELECT * FROM frame")
+
+    def insert_batch_visibility(
+        self, con: duckdb.DuckDBPyConnection, batch_id: int, changes: pd.DataFrame
+    ) -> None:
+        """Keep which products a batch made disappear or reappear."""
+        frame = changes.reindex(columns=VISIBILITY_COLUMNS).assign(batch_id=batch_id)  # noqa: F841
+        con.execute("INSERT INTO batch_visibility BY NAME SELECT * FROM frame")
+
+    def list_batches(self, *, limit: int | None = None) -> pd.DataFrame:
+        """Batches, most recent first."""
+        with self.connect(read_only=True) as con:
+            sql = "SELECT * FROM batches ORDER BY id DESC"
+            if limit:
+                sql += f" LIMIT {int(limit)}"
+            return con.execute(sql).df()
+
+    def read_batch(self, batch_id: int) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+        """One batch: its record, its row log and its visibility changes."""
+        with self.connect(read_only=True) as con:
+            record = con.execute("SELECT * FROM batches WHERE id = ?", [batch_id]).df()
+            if record.empty:
+                raise NotFoundError(f"There is no batch {batch_id} in {self.path}.")
+            rows = con.execute(
+                f"SELECT {_ROW_SELECT} FROM batch_rows "
+                'WHERE batch_id = ? ORDER BY "row" NULLS FIRST',
+                [batch_id],
+            ).df()
+            changes = con.execute(
+                f"SELECT {', '.join(VISIBILITY_COLUMNS)} FROM batch_visibility "
+                "WHERE batch_id = ? ORDER BY change, ean",
+                [batch_id],
+            ).df()
+        return _record(record), rows, changes
+
+
+def _record(frame: pd.DataFrame) -> dict:
+    record = frame.iloc[0].to_dict()
+    return {k: (None if pd.isna(v) else v) for k, v in record.items()}
+
+
+def now() -> datetime:
+    """The current local time, to the second, as stored in the history."""
+    return datetime.now().replace(microsecond=0)
+

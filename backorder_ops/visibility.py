@@ -1,0 +1,212 @@
+"""What the shop shows, what a change makes disappear, and the shop setting.
+
+The rule itself is in :mod:`backorder_ops.rules`; this module applies it to the
+stored catalog and describes the products whose visibility flips.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .rules import compute_visibility, diff_visibility
+from .store import Store, now
+
+
+def as_store(db: Store | str | None) -> Store:
+    """Accept a :class:`Store`, a path, or ``None`` for the default database."""
+    return db if isinstance(db, Store) else Store(db)
+
+
+def describe_products(products: pd.DataFrame, keys) -> pd.DataFrame:
+    """EAN, SKU, name, stock, role and parent of the given products, sorted by EAN."""
+    chosen = products[products["key"].isin(keys)]
+    parents = products.set_index("key")[["ean", "name"]]
+    parent = parents.reindex(chosen["parent_key"].astype("Int64"))
+    has_variants = chosen["key"].isin(products["parent_key"].dropna())
+    role = pd.Series("product", index=chosen.index, dtype="str")
+    role = role.mask(chosen["parent_key"].notna(), "variant").mask(has_variants, "parent")
+    described = pd.DataFrame(
+        {
+            "key": chosen["key"].to_numpy(),
+            "ean": chosen["ean"].to_numpy(),
+            "sku": chosen["sku"].to_numpy(),
+            "name": chosen["name"].to_numpy(),
+            "stock": chosen["stock"].to_numpy(),
+            "role": role.to_numpy(),
+            "parent_ean": parent["ean"].to_numpy(),
+            "parent_name": parent["name"].to_numpy(),
+        }
+    ).astype({"ean": "str", "sku": "str", "name": "str", "parent_ean": "str", "role": "str"})
+    return described.sort_values("ean", kind="stable").reset_index(drop=True)
+
+
+def visibility_changes(
+    before_products: pd.DataFrame,
+    before_shop: bool,
+    after_products: pd.DataFrame,
+    after_shop: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Products that disappear and that reappear between two states of the catalog."""
+    before = compute_visibility(before_products, before_shop)
+    after = compute_visibility(after_products, after_shop)
+    before.index, after.index = before_products["key"], after_products["key"]
+    hidden, shown = diff_visibility(before, after)
+    return describe_products(after_products, hidden), describe_products(after_products, shown)
+
+
+@dataclass
+class Visibility:
+    """The storefront as it is: every product with whether the shop shows it."""
+
+    products: pd.DataFrame  # describe_products columns + visible
+    sell_when_out_of_stock: bool
+
+    @property
+    def visible(self) -> pd.DataFrame:
+        return self.products[self.products["visible"]]
+
+    @property
+    def hidden(self) -> pd.DataFrame:
+        return self.products[~self.products["visible"]]
+
+    def summary(self) -> dict:
+        return {
+            "products": len(self.products),
+            "visible": len(self.visible),
+            "hidden": len(self.hidden),
+            "sell_when_out_of_stock": self.sell_when_out_of_stock,
+        }
+
+    def to_json(self) -> dict:
+        """RULES section 5: the shop setting and the sorted EANs, visible and hidden."""
+        return {
+            "sell_when_out_of_stock": self.sell_when_out_of_stock,
+            "visible": sorted(self.visible["ean"].tolist()),
+            "hidden": sorted(self.hidden["ean"].tolist()),
+        }
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        return (
+            f"<p>{s['visible']} of {s['products']} products visible, {s['hidden']} hidden "
+            f"(shop setting {'on' if self.sell_when_out_of_stock else 'off'}).</p>"
+            + self.hidden.drop(columns=["key", "visible"]).head(50).to_html(index=False)
+        )
+
+
+def current_visibility(*, db: Store | str | None = None) -> Visibility:
+    """Which products the shop shows now.
+
+    >>> current_visibility(db="data/demo.duckdb").summary()  # doctest: +SKIP
+    """
+    store = as_store(db)
+    with store.connect(read_only=True) as con:
+        products = store.read_products(con)
+        shop = store.read_shop(con)
+    described = describe_products(products, products["key"])
+    flags = compute_visibility(products, shop)
+    flags.index = products["key"]
+    described["visible"] = flags.reindex(described["key"]).to_numpy(dtype=bool)
+    return Visibility(products=described, sell_when_out_of_stock=shop)
+
+
+@dataclass
+class ShopChange:
+    """A change (or a what-if) of the shop setting and what it makes disappear or reappear."""
+
+    previous: bool
+    sell_when_out_of_stock: bool
+    newly_hidden: pd.DataFrame
+    newly_visible: pd.DataFrame
+    batch_id: int | None = None
+    reference: str | None = None
+    status: str = "done"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.previous != self.sell_when_out_of_stock
+
+    def to_json(self) -> dict:
+        return {
+            "batch": {"id": self.batch_id, "reference": self.reference, "status": self.status},
+            "sell_when_out_of_stock": self.sell_when_out_of_stock,
+            "previous": self.previous,
+            "visibility": {
+                "newly_hidden": sorted(self.newly_hidden["ean"].tolist()),
+                "newly_visible": sorted(self.newly_visible["ean"].tolist()),
+            },
+            "warnings": self.warnings,
+        }
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{json.dumps(self.to_json(), indent=1)[:5000]}</pre>"
+
+
+def set_shop_setting(
+    sell_when_out_of_stock: bool,
+    *,
+    db: Store | str | None = None,
+    reference: str | None = None,
+    dry_run: bool = False,
+) -> ShopChange:
+    """Set "Producten kunnen bestellen wanneer deze niet op voorraad zijn" on or off.
+
+    Returns what the change makes disappear and reappear; the change is recorded
+    in the history as a batch of kind ``shop``. ``dry_run=True`` only tells.
+
+    >>> set_shop_setting(True, db="data/demo.duckdb").newly_visible  # doctest: +SKIP
+    """
+    store = as_store(db)
+    new = bool(sell_when_out_of_stock)
+    with store.connect(read_only=dry_run) as con:
+        if not dry_run:
+            con.begin()
+        products = store.read_products(con)
+        old = store.read_shop(con)
+        hidden, shown = visibility_changes(products, old, products, new)
+        change = ShopChange(old, new, hidden, shown, reference=reference)
+        if dry_run:
+            change.status = "preview"
+            return change
+        store.write_shop(con, new)
+        change.batch_id = store.insert_batch(
+            con,
+            kind="shop",
+            reference=reference,
+            status="done",
+            source=f"sell_when_out_of_stock: {'on' if old else 'off'} -> {'on' if new else 'off'}",
+            rows_total=1,
+            applied=int(change.changed),
+            unchanged=int(not change.changed),
+            newly_hidden=len(hidden),
+            newly_visible=len(shown),
+            finished=now(),
+        )
+        store.insert_batch_rows(
+            con,
+            change.batch_id,
+            pd.DataFrame(
+                {
+                    "row": [None],
+                    "old_value": [old],
+                    "new_value": [new],
+                    "value": [new],
+                    "status": ["applied" if change.changed else "unchanged"],
+                    "message": [
+                        f"Shop setting 'Producten kunnen bestellen wanneer deze niet op voorraad "
+                        f"zijn' {'on' if old else 'off'} -> {'on' if new else 'off'}."
+                    ],
+                }
+            ),
+        )
+        store.insert_batch_visibility(con, change.batch_id, _tagged(hidden, shown))
+        con.commit()
+    return change
+
+
+def _tagged(hidden: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([hidden.assign(change="hidden"), shown.assign(change="visible")])
