@@ -1,0 +1,20 @@
+"""backorder_ops: which products disappear from the shop when backorder settings change?
+
+>>> import backorder_ops as bo
+>>> bo.load_catalog("data/sample/catalogus.xlsx", db="data/demo.duckdb")  # doctest: +SKIP
+>>> bo.preview_batch("data/sample/batch_week49.xlsx", db="data/demo.duckdb")  # doctest: +SKIP
+"""
+
+from .batch import BatchResult, BatchSheet, apply_batch, classify_rows, preview_batch, read_sheet
+from .catalog import LoadReport, load_catalog
+from .errors import BackorderOpsError, DatabaseBusyError, DatabaseError, NotFoundError, StructureError
+from .rules import compute_visibility, is_visible
+from .store import Store
+from .visibility import Visibility, current_visibility, set_shop_setting
+
+__all__ = [
+    "BackorderOpsError", "BatchResult", "BatchSheet", "DatabaseBusyError", "DatabaseError",
+    "LoadReport", "NotFoundError", "Store", "StructureError", "Visibility", "apply_batch",
+    "classify_rows", "compute_visibility", "current_visibility", "is_visible", "load_catalog",
+    "preview_batch", "read_sheet", "set_shop_setting",
+]  # fmt: skip
