@@ -17,7 +17,6 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	rm -f $(DEMO_DB) $(DEMO_DB).wal
 	$(BIN)/backorder-ops --db $(DEMO_DB) load data/sample/catalogus.xlsx
-	$(BIN)/backorder-ops --db $(DEMO_DB) visible
 	$(BIN)/backorder-ops --db $(DEMO_DB) batch preview data/sample/batch_week49.xlsx
 	$(BIN)/backorder-ops --db $(DEMO_DB) batch apply data/sample/batch_week49.xlsx --reference "demo week 49"
 	$(BIN)/backorder-ops --db $(DEMO_DB) history

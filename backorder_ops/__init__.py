@@ -7,7 +7,13 @@
 
 from .batch import BatchResult, BatchSheet, apply_batch, classify_rows, preview_batch, read_sheet
 from .catalog import LoadReport, load_catalog
-from .errors import BackorderOpsError, DatabaseBusyError, DatabaseError, NotFoundError, StructureError
+from .errors import (
+    BackorderOpsError,
+    DatabaseBusyError,
+    DatabaseError,
+    NotFoundError,
+    StructureError,
+)
 from .rules import compute_visibility, is_visible
 from .store import Store
 from .visibility import Visibility, current_visibility, set_shop_setting

@@ -217,9 +217,7 @@ def _messages(rows, sheet, eans, match, parent_of, value_problem, first) -> pd.S
     first_row = rows["row"].where(first).groupby(key).transform("first")
     conflicts = rows["reason"] == "conflicting_duplicate"
     conflict_rows = (
-        rows.loc[conflicts].groupby("key")["row"].transform(
-            lambda s: ", ".join(map(str, s))
-        )
+        rows.loc[conflicts].groupby("key")["row"].transform(lambda s: ", ".join(map(str, s)))
         if conflicts.any()
         else pd.Series(dtype="str")
     )
@@ -234,7 +232,10 @@ def _messages(rows, sheet, eans, match, parent_of, value_problem, first) -> pd.S
         "applied": setting + " changes from " + old_word + " to " + word + " for " + named + ".",
         "already": named + " already has " + setting + " = " + word + "; nothing changes.",
         "repeat": (
-            "repeats row " + first_row.astype("Int64").astype("str") + " for " + named
+            "repeats row "
+            + first_row.astype("Int64").astype("str")
+            + " for "
+            + named
             + " with the same value; nothing more changes."
         ),
         "missing_ean": "the EAN (" + ean_cell + ") is empty while a value is filled in.",
@@ -262,9 +263,9 @@ def _messages(rows, sheet, eans, match, parent_of, value_problem, first) -> pd.S
         chosen = case == name
         message = message.mask(chosen, template.where(chosen))
     # A match found only once the zeros Excel dropped were put back is worth a word.
-    restored = rows["key"].notna() & (
-        eans["digits"].str.len() < rows["ean"].str.len()
-    ).fillna(False).astype(bool)
+    restored = rows["key"].notna() & (eans["digits"].str.len() < rows["ean"].str.len()).fillna(
+        False
+    ).astype(bool)
     message = message.mask(
         restored,
         message

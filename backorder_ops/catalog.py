@@ -56,7 +56,6 @@ CODES = {
 }
 
 
-
 def catalog_schema(parents: pd.Series) -> pa.DataFrameSchema:
     """The pandera schema of a normalised product export.
 
@@ -66,20 +65,28 @@ def catalog_schema(parents: pd.Series) -> pa.DataFrameSchema:
     """
     return pa.DataFrameSchema(
         {
-            "key": pa.Column("Int64", nullable=True, checks=pa.Check(
-                lambda s: s.notna(), name="invalid_ean", ignore_na=False)),
-            "stock": pa.Column("Int64", nullable=True, checks=pa.Check(
-                lambda s: s.notna(), name="invalid_stock", ignore_na=False)),
-            "parent_ok": pa.Column(bool, checks=pa.Check(lambda s: s, name="invalid_parent")),
-            "parent_key": pa.Column("Int64", nullable=True, checks=[
-                pa.Check(lambda s: s.isin(parents.index), name="parent_not_found"),
-                pa.Check(
-                    lambda s: s.map(parents).isna().astype(bool), name="parent_is_variant"
-                ),
-            ]),
-            "backorder_ok": pa.Column(
-                bool, checks=pa.Check(lambda s: s, name="invalid_backorder")
+            "key": pa.Column(
+                "Int64",
+                nullable=True,
+                checks=pa.Check(lambda s: s.notna(), name="invalid_ean", ignore_na=False),
             ),
+            "stock": pa.Column(
+                "Int64",
+                nullable=True,
+                checks=pa.Check(lambda s: s.notna(), name="invalid_stock", ignore_na=False),
+            ),
+            "parent_ok": pa.Column(bool, checks=pa.Check(lambda s: s, name="invalid_parent")),
+            "parent_key": pa.Column(
+                "Int64",
+                nullable=True,
+                checks=[
+                    pa.Check(lambda s: s.isin(parents.index), name="parent_not_found"),
+                    pa.Check(
+                        lambda s: s.map(parents).isna().astype(bool), name="parent_is_variant"
+                    ),
+                ],
+            ),
+            "backorder_ok": pa.Column(bool, checks=pa.Check(lambda s: s, name="invalid_backorder")),
         },
         checks=pa.Check(
             lambda df: ~df["key"].duplicated(keep=False).astype(bool) | df["key"].isna(),
@@ -128,8 +135,7 @@ class LoadReport:
 
     def _repr_html_(self) -> str:
         head = (
-            f"<p><b>{self.source}</b>: {self.status}, {self.loaded} of {self.rows} rows "
-            f"loaded.</p>"
+            f"<p><b>{self.source}</b>: {self.status}, {self.loaded} of {self.rows} rows loaded.</p>"
         )
         return head + (self.issues.to_html(index=False) if not self.issues.empty else "")
 
@@ -210,8 +216,10 @@ def read_catalog(
         for code, problem in problem_of.items():
             mask = issues["code"] == code
             issues.loc[mask, "detail"] = (
-                problem.reindex(issues.loc[mask, "row"]).fillna(ean_mod.EMPTY)
-                .map(ean_mod.describe_problem).to_numpy()
+                problem.reindex(issues.loc[mask, "row"])
+                .fillna(ean_mod.EMPTY)
+                .map(ean_mod.describe_problem)
+                .to_numpy()
             )
     issues = _describe(issues, raw, eans, grid, columns.fields)
 
@@ -274,8 +282,11 @@ def _describe(issues, raw, eans, grid, fields) -> pd.DataFrame:
     if dup.any():
         keys = eans["key"]
         groups = keys[issues.loc[dup, "row"].to_numpy()]
-        rows_by_key = keys[keys.isin(groups.dropna())].reset_index().groupby("key")["row"].agg(
-            lambda r: ", ".join(map(str, r))
+        rows_by_key = (
+            keys[keys.isin(groups.dropna())]
+            .reset_index()
+            .groupby("key")["row"]
+            .agg(lambda r: ", ".join(map(str, r)))
         )
         issues.loc[dup, "detail"] = groups.map(rows_by_key).to_numpy()
     templates = issues["code"].map(CODES)

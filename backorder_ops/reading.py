@@ -164,8 +164,10 @@ def _read_spreadsheet(data, label: str, sheet: str | None) -> Grid:
     from python_calamine import CalamineWorkbook
 
     try:
-        workbook = CalamineWorkbook.from_object(data) if isinstance(data, io.BytesIO) else (
-            CalamineWorkbook.from_path(str(data))
+        workbook = (
+            CalamineWorkbook.from_object(data)
+            if isinstance(data, io.BytesIO)
+            else (CalamineWorkbook.from_path(str(data)))
         )
     except Exception as error:  # calamine raises its own types for corrupt files
         raise StructureError(

@@ -16,13 +16,14 @@ def table(frame: pd.DataFrame, columns: dict[str, str], *, limit: int | None = M
     cells = cells.astype("str")
     headers = list(columns.values())
     widths = [
-        max(len(h), int(cells[c].str.len().max() or 0)) for c, h in zip(columns, headers, strict=True)
+        max(len(h), int(cells[c].str.len().max() or 0))
+        for c, h in zip(columns, headers, strict=True)
     ]
     lines = ["  " + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines.append("  " + "  ".join("-" * w for w in widths))
-    body = cells.apply(
-        lambda col: col.str.ljust(widths[list(columns).index(col.name)])
-    ).agg("  ".join, axis=1)
+    body = cells.apply(lambda col: col.str.ljust(widths[list(columns).index(col.name)])).agg(
+        "  ".join, axis=1
+    )
     lines += ("  " + body.str.rstrip()).tolist()
     if limit is not None and len(frame) > limit:
         lines.append(f"  ... and {len(frame) - limit} more (use --json for the full list)")
@@ -47,22 +48,28 @@ def grouped_products(products: pd.DataFrame, *, limit: int | None = MAX_LINES) -
         "group", sort=True
     ):
         if limit is not None and len(lines) >= limit:
-            lines.append(f"  ... and more (use --json for the full list)")
+            lines.append("  ... and more (use --json for the full list)")
             break
         if group in parents.index:
             p = parents.loc[group]
-            extra = f", {int(heads.at[group, 'members'])} variant(s)" if heads.at[
-                group, "members"
-            ] else f", stock {p['stock']}"
+            extra = (
+                f", {int(heads.at[group, 'members'])} variant(s)"
+                if heads.at[group, "members"]
+                else f", stock {p['stock']}"
+            )
             lines.append(f"  {group}  {_text(p['name'])}  ({p['role']}{extra})")
         else:
-            lines.append(f"  {group}  {_text(heads.at[group, 'head_name'])}  (parent, stays visible)")
+            lines.append(
+                f"  {group}  {_text(heads.at[group, 'head_name'])}  (parent, stays visible)"
+            )
         for _, v in members[members["is_member"]].iterrows():
             lines.append(f"      {v['ean']}  {_text(v['name'])}  (stock {v['stock']})")
     return "\n".join(lines)
 
 
 def _text(value) -> str:
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) or (
-        value is pd.NA
-    ) else str(value)
+    return (
+        ""
+        if value is None or (isinstance(value, float) and pd.isna(value)) or (value is pd.NA)
+        else str(value)
+    )

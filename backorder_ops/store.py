@@ -269,9 +269,7 @@ class Store:
 
     def write_shop(self, con: duckdb.DuckDBPyConnection, value: bool) -> None:
         """Set the shop setting."""
-        con.execute(
-            "UPDATE shop SET sell_when_out_of_stock = ?, updated = ?", [bool(value), now()]
-        )
+        con.execute("UPDATE shop SET sell_when_out_of_stock = ?, updated = ?", [bool(value), now()])
 
     # -- history ---------------------------------------------------------------------
 
@@ -291,9 +289,7 @@ class Store:
     def update_batch(self, con: duckdb.DuckDBPyConnection, batch_id: int, **fields) -> None:
         """Change fields of a batch record."""
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        con.execute(
-            f"UPDATE batches SET {assignments} WHERE id = ?", [*fields.values(), batch_id]
-        )
+        con.execute(f"UPDATE batches SET {assignments} WHERE id = ?", [*fields.values(), batch_id])
 
     def insert_batch_rows(
         self, con: duckdb.DuckDBPyConnection, batch_id: int, rows: pd.DataFrame
@@ -344,4 +340,3 @@ def _record(frame: pd.DataFrame) -> dict:
 def now() -> datetime:
     """The current local time, to the second, as stored in the history."""
     return datetime.now().replace(microsecond=0)
-
