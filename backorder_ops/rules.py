@@ -66,5 +66,8 @@ def compute_visibility(products: pd.DataFrame, sell_when_out_of_stock: bool) -> 
 
 def diff_visibility(before: pd.Series, after: pd.Series) -> tuple[pd.Index, pd.Index]:
     """Index labels that disappear (visible before, hidden after) and that reappear."""
+    # A label on one side only counts as hidden on the other; align fills with
+    # objects, so make both bool again before negating.
     before, after = before.align(after, fill_value=False)
+    before, after = before.astype(bool), after.astype(bool)
     return before.index[before & ~after], before.index[~before & after]
