@@ -133,10 +133,12 @@ def read_text(
             skip_blank_lines=False,
             engine="c",
         )
-    except pd.errors.ParserError:
-        # Rows of different lengths: the csv module copes, padding short rows.
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        # Rows of different lengths, or empty lines above the header: pandas takes
+        # the width from the first line. The csv module copes; pad short rows.
         records = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-        cells = pd.DataFrame(records, dtype="str")
+        width = max(map(len, records), default=0)
+        cells = pd.DataFrame([r + [""] * (width - len(r)) for r in records], dtype="str")
     return _finish(cells, name, kind)
 
 
@@ -250,6 +252,9 @@ def find_columns(
             else:
                 ignored.append(str(cells.at[first, column]))
         grid.headers = {c: str(cells.at[first, c]) for c in header}
+        # Columns with data but no header are ignored too, and said so.
+        filled = cells.loc[first + 1 :].notna().any()
+        ignored += [grid.column_name(c) for c in filled[filled].index if c not in header]
         missing = [f for f in required if f not in fields]
         if missing:
             found = ", ".join(f"'{cells.at[first, c]}'" for c in header) or "nothing"
