@@ -32,6 +32,7 @@ SYNONYMS = {
         "backorder",
     },
 }
+LABELS = {"ean": "EAN", "value": "Backorder toegestaan?"}
 DESCRIBE = "two columns: 'EAN' and 'Backorder toegestaan?' (1/ja or 0/nee)"
 
 STATUSES = ("applied", "unchanged", "rejected")
@@ -124,6 +125,7 @@ def read_sheet(
         required=("ean", "value"),
         header_required=False,
         describe=DESCRIBE,
+        labels=LABELS,
     )
     rows = columns.rows.rename(columns={"ean": "ean_given", "value": "value_given"})
     # Rows with neither an EAN nor a value carry nothing to do (a remark at most).

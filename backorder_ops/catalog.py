@@ -31,6 +31,14 @@ SYNONYMS = {
         "backorders allowed",
     },
 }
+LABELS = {
+    "ean": "EAN",
+    "sku": "SKU",
+    "name": "Naam",
+    "parent_ean": "Parent EAN",
+    "stock": "Voorraad",
+    "backorder_allowed": "Backorders toegestaan",
+}
 DESCRIBE = "a header row with at least 'EAN' and 'Voorraad' (stock)"
 
 _FIELD_OF_CODE = {
@@ -166,6 +174,7 @@ def read_catalog(
         required=("ean", "stock"),
         header_required=True,
         describe=DESCRIBE,
+        labels=LABELS,
     )
     raw = columns.rows.reindex(columns=list(SYNONYMS))
     warnings = []

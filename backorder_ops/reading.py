@@ -226,11 +226,12 @@ def find_columns(
     required: tuple[str, ...],
     header_required: bool,
     describe: str,
+    labels: dict[str, str],
 ) -> Columns:
     """Locate the header row and the columns of each field (RULES section 4).
 
     The header row is the first non-empty row if one of its cells names the
-    ``key_field``. Without one, and when ``header_required`` is false, the fields
+    ``key_field``. ``labels`` name each field as the user knows it, for messages. Without one, and when ``header_required`` is false, the fields
     are taken by position in the order of ``synonyms``.
     """
     cells = grid.cells
@@ -259,7 +260,7 @@ def find_columns(
         if missing:
             found = ", ".join(f"'{cells.at[first, c]}'" for c in header) or "nothing"
             raise StructureError(
-                f"{grid.source}: no column {' or '.join(_names(synonyms, missing))} in the "
+                f"{grid.source}: no column {' or '.join(repr(labels[f]) for f in missing)} in the "
                 f"header row (row {first}). Expected {describe}; found {found}."
             )
         body = cells.loc[first + 1 :]
@@ -288,7 +289,3 @@ def find_columns(
     keep = rows.notna().any(axis=1) | other.notna().any(axis=1)
     ignored = [i for i in ignored if i]
     return Columns(fields=fields, rows=rows[keep], header_row=header_row, ignored=ignored)
-
-
-def _names(synonyms: dict[str, set[str]], fields: list[str]) -> list[str]:
-    return [f"'{sorted(synonyms[f], key=len)[-1]}'" for f in fields]
