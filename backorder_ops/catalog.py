@@ -49,6 +49,7 @@ _FIELD_OF_CODE = {
     "parent_not_found": "parent_ean",
     "parent_is_variant": "parent_ean",
     "invalid_backorder": "backorder_allowed",
+    "has_variants": "parent_ean",
 }
 
 #: Codes of problems that refuse a load, in the order they are reported per row.
@@ -61,6 +62,9 @@ CODES = {
     "parent_is_variant": "the parent EAN {value!r} is itself a variant",
     "parent_rejected": "the parent product {value!r} is rejected, so this variant is too",
     "invalid_backorder": "the backorder value {value!r} is not one of 1/ja, 0/nee",
+    "has_variants": (
+        "the product has variants in the catalog, so it cannot become a variant of {value!r}"
+    ),
 }
 
 
@@ -95,6 +99,7 @@ def catalog_schema(parents: pd.Series) -> pa.DataFrameSchema:
                 ],
             ),
             "backorder_ok": pa.Column(bool, checks=pa.Check(lambda s: s, name="invalid_backorder")),
+            "nesting_ok": pa.Column(bool, checks=pa.Check(lambda s: s, name="has_variants")),
         },
         checks=pa.Check(
             lambda df: ~df["key"].duplicated(keep=False).astype(bool) | df["key"].isna(),
@@ -207,6 +212,10 @@ def read_catalog(
     checked = frame.assign(
         parent_ok=raw["parent_ean"].isna() | parents["problem"].isna(),
         backorder_ok=(flag_problem != "invalid").fillna(True).astype(bool),
+        # Merging: a product with variants in the store cannot become a variant itself.
+        nesting_ok=~(frame["parent_key"].notna() & frame["key"].isin(_stored_parents(known, frame)))
+        .fillna(False)
+        .astype(bool),
     )
     try:
         catalog_schema(pool.set_index("key")["parent_key"]).validate(checked, lazy=True)
@@ -259,6 +268,14 @@ def read_catalog(
         good = good.drop(index=rows)
     products = good.astype({"key": "int64", "stock": "int64", "ean": "str"})
     return products.reset_index(drop=True), issues, warnings, grid.source
+
+
+def _stored_parents(known: pd.DataFrame | None, frame: pd.DataFrame) -> pd.Series:
+    """Keys of stored products that have stored variants the file does not redefine."""
+    if known is None or known.empty:
+        return pd.Series(dtype="Int64")
+    kept = known[~known["key"].isin(frame["key"].dropna())]
+    return kept["parent_key"].dropna()
 
 
 def _no_problems() -> pd.DataFrame:

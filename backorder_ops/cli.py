@@ -104,6 +104,12 @@ def load(store: Store, file: str, sheet: str | None, merge: bool, skip_invalid: 
         for warning in report.warnings:
             click.echo(f"Note: {warning}")
     if report.status != "done":
+        rejected = report.summary()["rejected"]
+        click.echo(
+            f"Error: nothing loaded from {report.source}: "
+            + (f"{rejected} row(s) are invalid." if rejected else "no valid product rows."),
+            err=True,
+        )
         sys.exit(EXIT_USAGE)
 
 

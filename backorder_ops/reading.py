@@ -231,8 +231,9 @@ def find_columns(
     """Locate the header row and the columns of each field (RULES section 4).
 
     The header row is the first non-empty row if one of its cells names the
-    ``key_field``. ``labels`` name each field as the user knows it, for messages. Without one, and when ``header_required`` is false, the fields
-    are taken by position in the order of ``synonyms``.
+    ``key_field``. Without one, and when ``header_required`` is false, the fields
+    are taken by position in the order of ``synonyms``. ``labels`` name each field
+    as the user knows it, for messages.
     """
     cells = grid.cells
     nonempty = cells.notna().any(axis=1)

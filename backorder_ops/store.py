@@ -30,7 +30,9 @@ BATCH_ROW_COLUMNS = [
     "old_value", "new_value", "status", "reason", "message",
 ]  # fmt: skip
 _ROW_SELECT = ", ".join(f'"{c}"' for c in BATCH_ROW_COLUMNS)  # "row" is a keyword
-VISIBILITY_COLUMNS = ["change", "key", "ean", "name", "parent_ean", "parent_name", "stock"]
+VISIBILITY_COLUMNS = [
+    "change", "key", "ean", "sku", "name", "stock", "role", "parent_ean", "parent_name",
+]  # fmt: skip
 
 _SCHEMA = [
     "CREATE TABLE meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
@@ -89,10 +91,12 @@ _SCHEMA = [
         change VARCHAR NOT NULL,         -- hidden or visible
         key BIGINT NOT NULL,
         ean VARCHAR NOT NULL,
+        sku VARCHAR,
         name VARCHAR,
+        stock BIGINT,
+        role VARCHAR,                    -- product, parent or variant
         parent_ean VARCHAR,
-        parent_name VARCHAR,
-        stock BIGINT
+        parent_name VARCHAR
     )""",
 ]
 
