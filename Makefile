@@ -22,12 +22,12 @@ demo: $(VENV)/.installed
 	$(BIN)/backorder-ops --db $(DEMO_DB) history
 
 test: $(VENV)/.installed
-	$(BIN)/ruff check backorder_ops tests benchmarks data
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check backorder_ops tests benchmarks data
-	$(BIN)/ruff format --check backorder_ops tests benchmarks data
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB).wal
