@@ -21,7 +21,7 @@ import pandas as pd
 from .errors import DatabaseBusyError, DatabaseError, NotFoundError
 
 DEFAULT_DB = Path("data") / "backorder.duckdb"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_WAIT_SECONDS = 30.0
 
 PRODUCT_COLUMNS = ["key", "ean", "sku", "name", "parent_key", "stock", "backorder_allowed"]
@@ -100,8 +100,28 @@ _SCHEMA = [
     )""",
 ]
 
-# Migrations from version N to N+1, applied in order; empty while there is one version.
-_MIGRATIONS: dict[int, list[str]] = {}
+# Migrations from version N to N+1, applied in order. A new file gets the version 1
+# schema above and then every migration, so that both paths are the same.
+_MIGRATIONS: dict[int, list[str]] = {
+    # 2: background batches (queue, progress, lease), the sheet kept for the worker,
+    # and undo batches linked to the batch they undo.
+    1: [
+        "ALTER TABLE batches ADD COLUMN progress_done INTEGER DEFAULT 0",
+        "ALTER TABLE batches ADD COLUMN progress_total INTEGER DEFAULT 0",
+        "ALTER TABLE batches ADD COLUMN started TIMESTAMP",
+        "ALTER TABLE batches ADD COLUMN lease_until TIMESTAMP",
+        "ALTER TABLE batches ADD COLUMN worker_pid INTEGER",
+        "ALTER TABLE batches ADD COLUMN attempts INTEGER DEFAULT 0",
+        "ALTER TABLE batches ADD COLUMN sheet_meta VARCHAR",
+        "ALTER TABLE batches ADD COLUMN undoes BIGINT",
+        """CREATE TABLE batch_input (
+            batch_id BIGINT NOT NULL,
+            "row" INTEGER NOT NULL,
+            ean_given VARCHAR,
+            value_given VARCHAR
+        )""",
+    ],
+}
 
 
 def default_path() -> Path:
@@ -208,14 +228,14 @@ class Store:
         if version == 0:
             for statement in _SCHEMA:
                 con.execute(statement)
-            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-        else:
-            for step in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[step]:
-                    con.execute(statement)
-            con.execute(
-                "UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(SCHEMA_VERSION)]
-            )
+            con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+            version = 1
+        for step in range(version, SCHEMA_VERSION):
+            for statement in _MIGRATIONS[step]:
+                con.execute(statement)
+        con.execute(
+            "UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(SCHEMA_VERSION)]
+        )
         con.commit()
 
     # -- catalog ---------------------------------------------------------------------
