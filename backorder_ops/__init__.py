@@ -5,7 +5,7 @@
 >>> bo.preview_batch("data/sample/batch_week49.xlsx", db="data/demo.duckdb")  # doctest: +SKIP
 """
 
-from .batch import BatchResult, BatchSheet, apply_batch, classify_rows, preview_batch, read_sheet
+from .batch import BatchResult, BatchSheet, classify_rows, preview_batch, read_sheet
 from .catalog import LoadReport, load_catalog
 from .errors import (
     BackorderOpsError,
@@ -14,13 +14,15 @@ from .errors import (
     NotFoundError,
     StructureError,
 )
+from .jobs import BatchHandle, apply_batch, run_worker, submit_batch
 from .rules import compute_visibility, is_visible
 from .store import Store
 from .visibility import Visibility, current_visibility, set_shop_setting
 
 __all__ = [
-    "BackorderOpsError", "BatchResult", "BatchSheet", "DatabaseBusyError", "DatabaseError",
-    "LoadReport", "NotFoundError", "Store", "StructureError", "Visibility", "apply_batch",
-    "classify_rows", "compute_visibility", "current_visibility", "is_visible", "load_catalog",
-    "preview_batch", "read_sheet", "set_shop_setting",
+    "BackorderOpsError", "BatchHandle", "BatchResult", "BatchSheet", "DatabaseBusyError",
+    "DatabaseError", "LoadReport", "NotFoundError", "Store", "StructureError", "Visibility",
+    "apply_batch", "classify_rows", "compute_visibility", "current_visibility", "is_visible",
+    "load_catalog", "preview_batch", "read_sheet", "run_worker", "set_shop_setting",
+    "submit_batch",
 ]  # fmt: skip

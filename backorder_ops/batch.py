@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,9 +17,9 @@ import pandas as pd
 import pandera.pandas as pa
 
 from . import ean as ean_mod
-from .errors import BackorderOpsError, StructureError
+from .errors import StructureError
 from .reading import Grid, find_columns, read_grid, read_text
-from .store import Store, now
+from .store import Store
 from .values import ACCEPTED, parse_flags
 from .visibility import as_store, visibility_changes
 
@@ -47,6 +48,11 @@ REASONS = (
     "conflicting_duplicate",
 )
 BATCH_STATUSES = ("queued", "running", "done", "failed", "refused")
+#: Rows matched per step of a batch, between two progress reports.
+CHUNK_ROWS = int(os.environ.get("BACKORDER_OPS_CHUNK_ROWS", 20_000))
+
+#: ``progress(done, total)``: rows done out of rows in the batch.
+Progress = Callable[[int, int], None]
 
 #: The classified rows of a batch sheet: one status per row, a reason iff rejected.
 ROWS_SCHEMA = pa.DataFrameSchema(
@@ -136,18 +142,41 @@ def read_sheet(
     return BatchSheet(rows=rows, grid=grid, fields=columns.fields, warnings=warnings)
 
 
-def classify_rows(sheet: BatchSheet, products: pd.DataFrame) -> pd.DataFrame:
+def classify_rows(
+    sheet: BatchSheet,
+    products: pd.DataFrame,
+    *,
+    progress: Progress | None = None,
+    chunk_rows: int | None = None,
+) -> pd.DataFrame:
     """Give every row of the sheet one status, a reason when rejected, and a message.
 
     ``products`` is the catalog as :meth:`Store.read_products` returns it. The
     result follows :data:`ROWS_SCHEMA`, one line per sheet row, in sheet order.
+    ``progress(done, total)`` is called as rows are matched, a chunk at a time.
     """
     rows = sheet.rows
     index = rows.index
-    eans = ean_mod.normalise_eans(rows["ean_given"])
-    value, value_problem = parse_flags(rows["value_given"])
-
     catalog = products.set_index("key")[["ean", "name", "parent_key", "backorder_allowed"]]
+    # Each row's EAN, value and product are worked out a chunk of rows at a time
+    # (vectorised within a chunk) so that a long batch can report progress;
+    # duplicates and statuses need all rows and are decided after.
+    parts = []
+    chunk_rows = chunk_rows or CHUNK_ROWS
+    for start in range(0, len(rows), chunk_rows):
+        part = rows.iloc[start : start + chunk_rows]
+        part_eans = ean_mod.normalise_eans(part["ean_given"])
+        part_value, part_problem = parse_flags(part["value_given"])
+        parts.append((part_eans, part_value, part_problem))
+        if progress is not None:
+            progress(min(start + chunk_rows, len(rows)), len(rows))
+    if parts:
+        eans = pd.concat([p[0] for p in parts])
+        value = pd.concat([p[1] for p in parts])
+        value_problem = pd.concat([p[2] for p in parts])
+    else:
+        eans = ean_mod.normalise_eans(rows["ean_given"])
+        value, value_problem = parse_flags(rows["value_given"])
     match = eans[["key"]].join(catalog, on="key")
     found = match["ean"].notna()
     is_variant = found & match["parent_key"].notna()
@@ -295,6 +324,9 @@ class BatchResult:
     notify: str | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    notify_status: str | None = None  # pending, sent, written, failed
+    notify_detail: str | None = None  # where the mail went, or why it failed
+    rows_waiting: int | None = None  # rows of a queued or running batch, not yet classified
 
     @property
     def rejected(self) -> pd.DataFrame:
@@ -302,7 +334,8 @@ class BatchResult:
 
     def summary(self) -> dict:
         counts = self.rows["status"].value_counts()
-        return {"rows": len(self.rows)} | {s: int(counts.get(s, 0)) for s in STATUSES}
+        rows = len(self.rows) if self.rows_waiting is None else self.rows_waiting
+        return {"rows": rows} | {s: int(counts.get(s, 0)) for s in STATUSES}
 
     def to_json(self) -> dict:
         """The object of RULES section 5."""
@@ -337,10 +370,15 @@ class BatchResult:
 
 
 def evaluate(
-    sheet: BatchSheet, products: pd.DataFrame, shop: bool, *, strict: bool = False
+    sheet: BatchSheet,
+    products: pd.DataFrame,
+    shop: bool,
+    *,
+    strict: bool = False,
+    progress: Progress | None = None,
 ) -> BatchResult:
     """Classify a sheet against a catalog and work out what the batch would flip."""
-    rows = classify_rows(sheet, products)
+    rows = classify_rows(sheet, products, progress=progress)
     refused = strict and bool((rows["status"] == "rejected").any())
     changes = rows.loc[rows["status"] == "applied", ["key", "new_value"]]
     if refused or changes.empty:
@@ -404,73 +442,7 @@ def preview_batch(
     return result
 
 
-def apply_batch(
-    sheet: BatchSheet | str | os.PathLike | bytes | pd.DataFrame,
-    *,
-    db: Store | str | None = None,
-    reference: str | None = None,
-    strict: bool = False,
-    notify: str | None = None,
-) -> BatchResult:
-    """Apply all valid rows of a batch, with its history record, in one transaction.
-
-    The rows are classified again inside the transaction, against the catalog as
-    it is then. In strict mode any rejected row refuses the whole batch. A failure
-    part-way applies nothing and leaves the batch recorded as ``failed``.
-
-    >>> apply_batch("data/sample/batch_week49.xlsx", db="data/demo.duckdb",
-    ...             reference="week 49").summary()  # doctest: +SKIP
-    """
-    sheet = sheet if isinstance(sheet, BatchSheet) else read_sheet(sheet)
-    notify = check_address(notify)
-    store = as_store(db)
-    record = {"kind": "backorder", "reference": reference, "source": sheet.source,
-              "strict": strict, "notify": notify}  # fmt: skip
-    if notify:
-        record |= {"notify_status": "not_sent", "notify_error": "mail is not set up yet"}
-    result = None
-    try:
-        with store.transaction() as con:
-            products = store.read_products(con)
-            result = evaluate(sheet, products, store.read_shop(con), strict=strict)
-            result.reference, result.notify = reference, notify
-            result.batch_id = store.insert_batch(
-                con, status=result.status, finished=now(), **record, **_counts(result)
-            )
-            if result.status == "done":
-                store.update_settings(con, result.rows[result.rows["status"] == "applied"])
-            store.insert_batch_rows(con, result.batch_id, result.rows)
-            store.insert_batch_visibility(
-                con,
-                result.batch_id,
-                pd.concat(
-                    [
-                        result.newly_hidden.assign(change="hidden"),
-                        result.newly_visible.assign(change="visible"),
-                    ]
-                ),
-            )
-    except BackorderOpsError:
-        raise
-    except Exception as error:  # anything else: nothing applied, the batch is marked failed
-        message = f"The batch failed and nothing was applied: {error}"
-        with store.transaction() as con:
-            counts = _counts(result) if result is not None else {}
-            batch_id = store.insert_batch(
-                con, status="failed", finished=now(), error=message, **record, **counts
-            )
-        if result is None:
-            result = BatchResult(
-                rows=_empty_rows(), newly_hidden=_no_products(), newly_visible=_no_products(),
-                source=sheet.source, status="failed", reference=reference,
-            )  # fmt: skip
-        result.batch_id, result.status, result.error = batch_id, "failed", message
-        result.newly_hidden, result.newly_visible = _no_products(), _no_products()
-        result.warnings.append(message)
-    return result
-
-
-def _counts(result: BatchResult) -> dict:
+def counts_of(result: BatchResult) -> dict:
     s = result.summary()
     return {
         "rows_total": s["rows"],
@@ -482,10 +454,10 @@ def _counts(result: BatchResult) -> dict:
     }
 
 
-def _empty_rows() -> pd.DataFrame:
+def empty_rows() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="str") for c in ROWS_SCHEMA.columns})
 
 
-def _no_products() -> pd.DataFrame:
+def no_products() -> pd.DataFrame:
     return pd.DataFrame(columns=["key", "ean", "sku", "name", "stock", "role", "parent_ean",
                                  "parent_name"])  # fmt: skip

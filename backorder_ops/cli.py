@@ -7,18 +7,24 @@ Exit codes: 0 done, 1 refused or failed, 2 bad usage or a structure error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 
 import click
 import pandas as pd
+from tqdm import tqdm
 
 from . import render
-from .batch import BatchResult, apply_batch, preview_batch, read_sheet
+from .batch import BatchResult, preview_batch, read_sheet
 from .catalog import load_catalog
 from .errors import BackorderOpsError
+from .jobs import apply_batch, run_worker, submit_batch
+from .notify import retry_notify
 from .store import Store
 from .visibility import current_visibility, set_shop_setting
 
@@ -222,18 +228,146 @@ def preview(store: Store, sheet: str, sheet_name: str | None, strict: bool,
 @click.option("--reference", help="Referentie, kept in the history with the batch.")
 @click.option("--notify", metavar="ADDRESS", help="Mail this address when the batch ends.")
 @click.option("--strict", is_flag=True, help="Refuse the whole batch if any row is rejected.")
+@click.option(
+    "--background", is_flag=True, help="Queue the batch for `backorder-ops worker`; return at once."
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the RULES section 5 JSON.")
 @click.pass_obj
 def apply(store: Store, sheet: str, sheet_name: str | None, reference: str | None,
-          notify: str | None, strict: bool, as_json: bool) -> None:  # fmt: skip
+          notify: str | None, strict: bool, background: bool, quiet: bool,
+          as_json: bool) -> None:  # fmt: skip
     """Apply a batch sheet: every valid row, in one transaction, kept in the history.
+
+    With --background the sheet is checked and queued, and its id printed at once;
+    `backorder-ops worker` then applies it.
 
     Example: backorder-ops batch apply data/sample/batch_week49.xlsx --reference "week 49"
     """
-    result = apply_batch(
-        _read(sheet, sheet_name), db=store, reference=reference, strict=strict, notify=notify
-    )
+    rows = _read(sheet, sheet_name)
+    if background:
+        handle = submit_batch(
+            rows, db=store, reference=reference, strict=strict, notify=notify, in_thread=False
+        )
+        if as_json:
+            _emit(handle.result().to_json())
+        else:
+            click.echo(
+                f"Batch {handle.id} queued ({len(rows)} row(s)). Run `backorder-ops worker` to "
+                f"apply it; `backorder-ops history {handle.id}` shows how it is doing."
+            )
+        return
+    with _progress_bar(enabled=not (as_json or quiet), total=len(rows)) as progress:
+        result = apply_batch(
+            rows, db=store, reference=reference, strict=strict, notify=notify, progress=progress
+        )
     _finish(result, as_json, preview=False)
+
+
+@contextlib.contextmanager
+def _progress_bar(*, enabled: bool, total: int, label: str = "rows"):
+    """A tqdm bar on standard error, shown only when the work takes more than a moment."""
+    if not enabled:
+        yield None
+        return
+    with tqdm(total=total, unit=label, file=sys.stderr, delay=0.5, leave=False) as bar:
+
+        def progress(done: int, _total: int) -> None:
+            bar.update(done - bar.n)
+
+        yield progress
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run the queued batches, then stop.")
+@click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between looks.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def worker(store: Store, once: bool, poll: float, quiet: bool) -> None:
+    """Apply queued batches (from `batch apply --background`) in order.
+
+    Keeps looking for new batches until Ctrl-C, which lets the batch in hand finish
+    first; --once stops when the queue is empty.
+
+    Example: backorder-ops worker --once
+    """
+    stopping = threading.Event()
+
+    def stop(_signum, _frame):
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        stopping.set()
+        click.echo("Stopping after the batch in hand (Ctrl-C again to stop now).", err=True)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    bars: dict[int, object] = {}
+
+    def on_start(batch_id: int) -> None:
+        click.echo(f"Batch {batch_id}: running.")
+
+    def progress_for(batch_id: int):
+        if quiet:
+            return None
+        bar = tqdm(unit="rows", file=sys.stderr, delay=0.5, leave=False, desc=f"batch {batch_id}")
+        bars[batch_id] = bar
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return progress
+
+    def on_end(result: BatchResult) -> None:
+        bar = bars.pop(result.batch_id, None)
+        if bar is not None:
+            bar.close()
+        s = result.summary()
+        click.echo(
+            f"Batch {result.batch_id}: {result.status} — {s['applied']} applied, "
+            f"{s['unchanged']} unchanged, {s['rejected']} rejected; "
+            f"{len(result.newly_hidden)} disappear, {len(result.newly_visible)} reappear."
+        )
+        _print_mail(result)
+
+    try:
+        count = run_worker(
+            db=store, once=once, poll=poll, should_stop=stopping.is_set, on_start=on_start,
+            on_end=on_end, progress_for=progress_for,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    click.echo(f"Worker stopped after {count} batch(es).")
+
+
+@cli.command("notify-retry")
+@click.argument("batch_id", type=int)
+@click.pass_obj
+def notify_retry(store: Store, batch_id: int) -> None:
+    """Send a finished batch's mail again (after it failed to go out).
+
+    Example: backorder-ops notify-retry 7
+    """
+    delivery = retry_notify(batch_id, db=store)
+    if delivery.status == "failed":
+        click.echo(f"Error: the mail was not sent: {delivery.detail}", err=True)
+        sys.exit(EXIT_REFUSED)
+    click.echo(_mail_line(delivery.status, delivery.detail))
+
+
+def _mail_line(status: str | None, detail: str | None) -> str:
+    return {
+        "sent": f"Mail sent to {detail}.",
+        "written": f"No SMTP server set up (BACKORDER_OPS_SMTP_URL): the mail was written to "
+        f"{detail}.",
+        "failed": f"The mail could not be sent ({detail}); the batch stands. Try again with "
+        "`backorder-ops notify-retry ID`.",
+        "pending": "The mail goes out when the batch ends.",
+    }.get(status or "", "")
+
+
+def _print_mail(result: BatchResult) -> None:
+    if result.notify:
+        click.echo(_mail_line(result.notify_status, result.notify_detail))
 
 
 def _finish(result: BatchResult, as_json: bool, *, preview: bool) -> None:
@@ -268,6 +402,7 @@ def _print_batch(result: BatchResult, *, preview: bool) -> None:
         _print_changes(result.newly_hidden, result.newly_visible)
     for warning in result.warnings:
         click.echo(f"Note: {warning}")
+    _print_mail(result)
 
 
 @cli.command()

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -172,6 +172,21 @@ class Store:
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
+            except duckdb.ConnectionException as error:
+                # This process already has the file open in the other mode (a worker
+                # thread in a notebook): a reader joins it read-write; a writer waits.
+                if "different configuration" not in str(error):
+                    raise DatabaseError(f"{self.path}: cannot be opened ({error}).") from None
+                if read_only:
+                    read_only = False
+                    continue
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusyError(
+                        f"The database {self.path} is in use by this process; try again when "
+                        "the batch has finished."
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
             except duckdb.Error as error:
                 raise DatabaseError(
                     f"{self.path}: is not a backorder_ops database or is damaged ({error})."
@@ -265,6 +280,7 @@ class Store:
     ) -> None:
         """Replace the catalog with ``products``, or upsert them with ``merge=True``."""
         frame = products[PRODUCT_COLUMNS]  # noqa: F841 - read by DuckDB below
+        self._bump_revision(con)
         if not merge:
             con.execute("DELETE FROM products")
             con.execute("INSERT INTO products BY NAME SELECT * FROM frame")
@@ -279,6 +295,7 @@ class Store:
     def update_settings(self, con: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
         """Set ``backorder_allowed`` from a frame of ``key`` and ``new_value``."""
         frame = changes[["key", "new_value"]]  # noqa: F841 - read by DuckDB below
+        self._bump_revision(con)
         con.execute(
             "UPDATE products SET backorder_allowed = frame.new_value "
             "FROM frame WHERE products.key = frame.key"
@@ -293,7 +310,19 @@ class Store:
 
     def write_shop(self, con: duckdb.DuckDBPyConnection, value: bool) -> None:
         """Set the shop setting."""
+        self._bump_revision(con)
         con.execute("UPDATE shop SET sell_when_out_of_stock = ?, updated = ?", [bool(value), now()])
+
+    def revision(self, con: duckdb.DuckDBPyConnection) -> int:
+        """A number that changes whenever the catalog or a setting is written."""
+        row = con.execute("SELECT value FROM meta WHERE name = 'catalog_revision'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump_revision(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(
+            "INSERT INTO meta VALUES ('catalog_revision', '1') ON CONFLICT (name) DO UPDATE "
+            "SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)"
+        )
 
     # -- history ---------------------------------------------------------------------
 
@@ -329,6 +358,94 @@ class Store:
         frame = changes.reindex(columns=VISIBILITY_COLUMNS).assign(batch_id=batch_id)  # noqa: F841
         con.execute("INSERT INTO batch_visibility BY NAME SELECT * FROM frame")
 
+    # -- the queue of background batches ---------------------------------------------
+
+    def insert_batch_input(
+        self, con: duckdb.DuckDBPyConnection, batch_id: int, rows: pd.DataFrame
+    ) -> None:
+        """Keep a queued batch's sheet rows (``row``, ``ean_given``, ``value_given``)."""
+        frame = rows[["row", "ean_given", "value_given"]].assign(batch_id=batch_id)  # noqa: F841
+        con.execute("INSERT INTO batch_input BY NAME SELECT * FROM frame")
+
+    def read_batch_input(self, batch_id: int) -> pd.DataFrame:
+        """A queued batch's sheet rows, in sheet order."""
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                'SELECT "row", ean_given, value_given FROM batch_input WHERE batch_id = ? '
+                'ORDER BY "row"',
+                [batch_id],
+            ).df()
+        return rows.astype({"row": "int64", "ean_given": "str", "value_given": "str"})
+
+    def read_batch_record(self, batch_id: int) -> dict:
+        """One batch's record (status, counts, progress, ...)."""
+        with self.connect(read_only=True) as con:
+            record = con.execute("SELECT * FROM batches WHERE id = ?", [batch_id]).df()
+        if record.empty:
+            raise NotFoundError(f"There is no batch {batch_id} in {self.path}.")
+        return _record(record)
+
+    def next_queued(self) -> int | None:
+        """The oldest queued batch, if any."""
+        with self.connect(read_only=True) as con:
+            row = con.execute("SELECT min(id) FROM batches WHERE status = 'queued'").fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def claim_batch(self, batch_id: int, *, pid: int, lease_seconds: float) -> int | None:
+        """Mark a queued batch running for this worker; its attempt number, or None if taken."""
+        with self.transaction() as con:
+            row = con.execute(
+                "UPDATE batches SET status = 'running', attempts = attempts + 1, started = ?, "
+                "lease_until = ?, worker_pid = ?, progress_done = 0 "
+                "WHERE id = ? AND status = 'queued' RETURNING attempts",
+                [now(), _later(lease_seconds), pid, batch_id],
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def report_progress(
+        self, batch_id: int, attempt: int, done: int, total: int, *, lease_seconds: float
+    ) -> None:
+        """Store a running batch's progress and extend its lease."""
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE batches SET progress_done = ?, progress_total = ?, lease_until = ? "
+                "WHERE id = ? AND attempts = ? AND status = 'running'",
+                [done, total, _later(lease_seconds), batch_id, attempt],
+            )
+
+    def finish_batch(
+        self, con: duckdb.DuckDBPyConnection, batch_id: int, attempt: int, **fields
+    ) -> bool:
+        """End a running batch (inside the caller's transaction), if it is still ours."""
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        row = con.execute(
+            f"UPDATE batches SET {assignments}, finished = ?, lease_until = NULL "
+            "WHERE id = ? AND attempts = ? AND status = 'running' RETURNING id",
+            [*fields.values(), now(), batch_id, attempt],
+        ).fetchone()
+        return row is not None
+
+    def stale_batches(self) -> pd.DataFrame:
+        """Batches left running past their lease (their worker died): id and attempts."""
+        with self.connect(read_only=True) as con:
+            return con.execute(
+                "SELECT id, attempts, worker_pid FROM batches "
+                "WHERE status = 'running' AND lease_until < ? ORDER BY id",
+                [now()],
+            ).df()
+
+    def requeue_batch(self, batch_id: int, attempt: int, *, error: str | None = None) -> bool:
+        """Put a stale running batch back in the queue, or fail it when ``error`` is given."""
+        with self.transaction() as con:
+            status = "failed" if error else "queued"
+            row = con.execute(
+                "UPDATE batches SET status = ?, error = ?, lease_until = NULL, "
+                "finished = CASE WHEN ? = 'failed' THEN ? END "
+                "WHERE id = ? AND attempts = ? AND status = 'running' RETURNING id",
+                [status, error, status, now(), batch_id, attempt],
+            ).fetchone()
+        return row is not None
+
     def list_batches(self, *, limit: int | None = None) -> pd.DataFrame:
         """Batches, most recent first."""
         with self.connect(read_only=True) as con:
@@ -359,6 +476,10 @@ class Store:
 def _record(frame: pd.DataFrame) -> dict:
     record = frame.iloc[0].to_dict()
     return {k: (None if pd.isna(v) else v) for k, v in record.items()}
+
+
+def _later(seconds: float) -> datetime:
+    return datetime.now() + timedelta(seconds=seconds)
 
 
 def now() -> datetime:
