@@ -303,3 +303,29 @@ def test_default_path(monkeypatch, tmp_path):
     monkeypatch.setenv("BACKORDER_OPS_DB", str(tmp_path / "env.duckdb"))
     assert Store().path == tmp_path / "env.duckdb"
     assert Store(tmp_path / "given.duckdb").path == tmp_path / "given.duckdb"
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_data(tmp_path):
+    """A file written before background batches existed opens, migrates and keeps its rows."""
+    import duckdb
+
+    from backorder_ops import store as store_module
+
+    path = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(path))
+    for statement in store_module._SCHEMA:
+        con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute(
+        "INSERT INTO batches (id, kind, created, status, reference) "
+        "VALUES (nextval('batch_ids'), 'backorder', now(), 'done', 'oud')"
+    )
+    con.close()
+
+    store = Store(path)
+    batches = store.list_batches()
+    assert batches[["id", "reference", "status"]].values.tolist() == [[1, "oud", "done"]]
+    assert {"progress_done", "lease_until", "attempts", "undoes"} <= set(batches.columns)
+    with store.connect(read_only=True) as con:
+        version = con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    assert int(version[0]) == store_module.SCHEMA_VERSION
