@@ -15,14 +15,17 @@ from .errors import (
     StructureError,
 )
 from .jobs import BatchHandle, apply_batch, run_worker, submit_batch
+from .report import Report, find_at_risk
 from .rules import compute_visibility, is_visible
 from .store import Store
+from .undo import NotUndoableError, UndoResult, undo_batch
 from .visibility import Visibility, current_visibility, set_shop_setting
 
 __all__ = [
     "BackorderOpsError", "BatchHandle", "BatchResult", "BatchSheet", "DatabaseBusyError",
-    "DatabaseError", "LoadReport", "NotFoundError", "Store", "StructureError", "Visibility",
-    "apply_batch", "classify_rows", "compute_visibility", "current_visibility", "is_visible",
-    "load_catalog", "preview_batch", "read_sheet", "run_worker", "set_shop_setting",
-    "submit_batch",
+    "DatabaseError", "LoadReport", "NotFoundError", "NotUndoableError", "Report", "Store",
+    "StructureError", "UndoResult", "Visibility", "apply_batch", "classify_rows",
+    "compute_visibility", "current_visibility", "find_at_risk", "is_visible", "load_catalog",
+    "preview_batch", "read_sheet", "run_worker", "set_shop_setting", "submit_batch",
+    "undo_batch",
 ]  # fmt: skip

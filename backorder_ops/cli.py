@@ -25,7 +25,9 @@ from .catalog import load_catalog
 from .errors import BackorderOpsError
 from .jobs import apply_batch, run_worker, submit_batch
 from .notify import retry_notify
+from .report import Report
 from .store import Store
+from .undo import undo_batch
 from .visibility import current_visibility, set_shop_setting
 
 EXIT_DONE, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -450,6 +452,134 @@ def history(store: Store, batch_id: int | None, limit: int, as_json: bool) -> No
         _print_changes(
             changes[changes["change"] == "hidden"], changes[changes["change"] == "visible"]
         )
+
+
+@batch.command()
+@click.argument("batch_id", type=int)
+@click.option("--reference", help="Referentie, kept in the history with the undo.")
+@click.option("--preview", "preview_only", is_flag=True, help="Show what would be restored only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the RULES section 5 JSON.")
+@click.pass_obj
+def undo(store: Store, batch_id: int, reference: str | None, preview_only: bool,
+         as_json: bool) -> None:  # fmt: skip
+    """Undo a batch: a new batch that restores the values it changed.
+
+    A product whose setting has been changed since is left alone and reported
+    (reason changed_since). The undo is kept in the history, linked to BATCH_ID.
+
+    Example: backorder-ops batch undo 2 --reference "terug naar week 48"
+    """
+    result = undo_batch(batch_id, db=store, reference=reference, preview=preview_only)
+    _finish(result, as_json, preview=preview_only)
+
+
+@cli.group()
+def report() -> None:
+    """Reports: what disappears, reappears or is at risk, as text, JSON, .xlsx or .csv."""
+
+
+def _report_out(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.lower().endswith((".xlsx", ".csv")):
+        raise click.BadParameter("give a file name ending in .xlsx or .csv.")
+    return value
+
+
+def _report_options(command):
+    for option in (
+        click.option("--json", "as_json", is_flag=True, help="Print the report as JSON."),
+        click.option("--charts", is_flag=True, help="Also write the charts as PNG next to --out."),
+        click.option("--out", metavar="FILE.xlsx|FILE.csv", callback=_report_out,
+                     help="Write a workbook, or one .csv per sheet (FILE-Verdwijnt.csv, ...)."),
+    ):  # fmt: skip
+        command = option(command)
+    return command
+
+
+def _deliver(result: Report, out: str | None, charts: bool, as_json: bool) -> None:
+    if charts and not out:
+        raise click.UsageError("--charts needs --out: the PNG files are written next to it.")
+    written = (result.write(out) + (result.write_charts(out) if charts else [])) if out else []
+    if as_json:
+        _emit(result.to_json() | {"files": [str(path) for path in written]})
+        return
+    for label, value in result.summary_frame().itertuples(index=False):
+        click.echo(f"  {label}: {value}")
+    for title, frame in (("Disappear", result.disappear), ("Reappear", result.reappear)):
+        if frame is not None:
+            click.echo(f"\n{title} ({len(frame)}):\n{render.grouped_products(frame)}")
+    if result.rejected is not None and not result.rejected.empty:
+        click.echo(f"\nRejected rows ({len(result.rejected)}):")
+        click.echo(render.table(result.rejected, {"row": "row", "reason": "reason",
+                                                  "message": "message"}))  # fmt: skip
+    if result.at_risk is not None:
+        click.echo(f"\nAt risk, by parent ({len(result.at_risk)}):")
+        columns = {"parent_ean": "parent", "ean": "ean", "name": "name", "stock": "stock",
+                   "listing_disappears": "listing goes"}  # fmt: skip
+        click.echo(render.table(result.at_risk, columns))
+    for warning in result.warnings:
+        click.echo(f"Note: {warning}")
+    for path in written:
+        click.echo(f"Wrote {path}")
+
+
+@report.command("batch")
+@click.argument("batch_id", type=int)
+@_report_options
+@click.pass_obj
+def report_batch(store: Store, batch_id: int, out: str | None, charts: bool,
+                 as_json: bool) -> None:  # fmt: skip
+    """Report a batch from the history: what it made disappear and reappear, rejected rows.
+
+    Example: backorder-ops report batch 2 --out rapport.xlsx --charts
+    """
+    _deliver(Report.from_history(store, batch_id), out, charts, as_json)
+
+
+@report.command("preview")
+@_sheet_argument
+@_sheet_option
+@_report_options
+@click.pass_obj
+def report_preview(store: Store, sheet: str, sheet_name: str | None, out: str | None,
+                   charts: bool, as_json: bool) -> None:  # fmt: skip
+    """Report what a batch sheet would change, before anything is applied; writes no history.
+
+    Example: backorder-ops report preview data/sample/batch_week49.xlsx --out preview.xlsx
+    """
+    result = preview_batch(_read(sheet, sheet_name), db=store)
+    _deliver(Report.from_batch(result, db=store), out, charts, as_json)
+
+
+@report.command("shop")
+@click.option(
+    "--sell-when-out-of-stock", "setting", required=True,
+    type=click.Choice(["on", "off"], case_sensitive=False),
+    help="The value of 'Producten kunnen bestellen wanneer deze niet op voorraad zijn' to try.",
+)  # fmt: skip
+@_report_options
+@click.pass_obj
+def report_shop(store: Store, setting: str, out: str | None, charts: bool,
+                as_json: bool) -> None:  # fmt: skip
+    """What-if: what the shop setting would make disappear or reappear; nothing is changed.
+
+    Example: backorder-ops report shop --sell-when-out-of-stock off --out wat-als.xlsx
+    """
+    change = set_shop_setting(setting.lower() == "on", db=store, dry_run=True)
+    _deliver(Report.from_shop_change(change, db=store), out, charts, as_json)
+
+
+@report.command("current")
+@click.option("--threshold", type=click.IntRange(min=0), default=2, show_default=True,
+              help="At risk: visible only thanks to a stock of at most this many.")  # fmt: skip
+@_report_options
+@click.pass_obj
+def report_current(store: Store, threshold: int, out: str | None, charts: bool,
+                   as_json: bool) -> None:  # fmt: skip
+    """The shop now, and the products at risk: visible only thanks to a low stock.
+
+    Example: backorder-ops report current --threshold 3 --out risico.xlsx
+    """
+    _deliver(Report.current(store, threshold=threshold), out, charts, as_json)
 
 
 def main() -> None:
