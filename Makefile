@@ -20,6 +20,8 @@ demo: $(VENV)/.installed
 	$(BIN)/backorder-ops --db $(DEMO_DB) batch preview data/sample/batch_week49.xlsx
 	$(BIN)/backorder-ops --db $(DEMO_DB) batch apply data/sample/batch_week49.xlsx --reference "demo week 49"
 	$(BIN)/backorder-ops --db $(DEMO_DB) history
+	$(BIN)/backorder-ops --db $(DEMO_DB) report batch 2 --out data/demo-rapport.xlsx --charts > /dev/null
+	@echo "Wrote data/demo-rapport.xlsx, the report of the sample batch (batch 2), and its charts data/demo-rapport-*.png."
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -30,4 +32,4 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB).wal
+	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB).wal data/demo-rapport.xlsx data/demo-rapport-*.png
