@@ -9,10 +9,10 @@ be sent is recorded on the batch and never undoes it.
 
 from __future__ import annotations
 
-import io
 import os
 import smtplib
 import ssl
+import tempfile
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -89,12 +89,13 @@ def build_message(result: BatchResult, address: str, *, sender: str | None = Non
 
 
 def result_workbook(result: BatchResult) -> bytes:
-    """The batch's result as an .xlsx workbook, in memory."""
+    """The batch's result as an .xlsx workbook (the same as ``report batch ID --out``)."""
     from .report import Report
 
-    buffer = io.BytesIO()
-    Report.from_result(result).write(buffer, format="xlsx")
-    return buffer.getvalue()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"batch-{result.batch_id}.xlsx"
+        Report.from_batch(result).write(path)
+        return path.read_bytes()
 
 
 def smtp_settings() -> dict | None:
