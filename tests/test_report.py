@@ -622,6 +622,14 @@ def test_cli_report_preview_from_stdin_and_csv(tiny, tmp_path):
         f"preview-{SHEETS[s]}.csv" for s in ("summary", "disappear", "reappear", "rejected")
     ]
     assert len(tiny.list_batches()) == 1  # the load only: a preview writes no history
+    rows = read_csv(tmp_path / "preview-Verdwijnt.csv")
+    assert rows[0] == list(COLUMNS["disappear"].values())
+    assert [r[0] for r in rows[1:]] == sorted([TRUI, TRUI_S, TRUI_M])
+    rejected = read_csv(tmp_path / "preview-Afgewezen.csv")
+    assert [r[:4] for r in rejected[1:]] == [
+        ["6", JAS_S, "ja", "variant_not_allowed"],
+        ["7", "12345", "ja", "invalid_ean"],
+    ]
 
 
 def test_cli_report_shop_and_current(tiny, tmp_path):

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -227,7 +228,15 @@ def test_report_of_an_undo(tiny, tmp_path):
     assert (report.summary["batch_kind"], report.summary["undoes"]) == ("undo", batch.batch_id)
     assert sorted(report.disappear["ean"]) == sorted(undo.newly_hidden["ean"])
     assert Report.from_batch(undo).summary["undoes"] == batch.batch_id
-    report.write(tmp_path / "undo.xlsx")
+    path = report.write(tmp_path / "undo.xlsx")[0]
+    workbook = openpyxl.load_workbook(path)
+    assert workbook.sheetnames == ["Samenvatting", "Verdwijnt", "Verschijnt", "Afgewezen"]
+    summary = {row[0].value: row[1].value for row in workbook["Samenvatting"].iter_rows(min_row=2)}
+    assert (summary["kind"], summary["undoes batch"]) == ("undo", batch.batch_id)
+    eans = [row[0].value for row in workbook["Verdwijnt"].iter_rows(min_row=2)]
+    assert eans == sorted(undo.newly_hidden["ean"])
+    cells = [c for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row]
+    assert not any(c.data_type == "f" for c in cells)
 
 
 # -- the law: apply, then undo, and the shop is as it was -------------------------------------
