@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB := data/demo.duckdb
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean lab
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,17 @@ demo: $(VENV)/.installed
 	$(BIN)/backorder-ops --db $(DEMO_DB) history
 	$(BIN)/backorder-ops --db $(DEMO_DB) report batch 2 --out data/demo-rapport.xlsx --charts > /dev/null
 	@echo "Wrote data/demo-rapport.xlsx, the report of the sample batch (batch 2), and its charts data/demo-rapport-*.png."
+
+# JupyterLab on notebooks/, with the demo database (built by `make demo` when missing).
+lab: $(VENV)/.lab | $(DEMO_DB)
+	BACKORDER_OPS_DB="$(CURDIR)/$(DEMO_DB)" $(BIN)/jupyter lab notebooks/
+
+$(VENV)/.lab: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[lab]'
+	touch $@
+
+$(DEMO_DB):
+	$(MAKE) demo
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
