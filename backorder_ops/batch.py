@@ -21,7 +21,7 @@ from .errors import StructureError
 from .reading import Grid, find_columns, read_grid, read_text
 from .store import Store
 from .values import ACCEPTED, parse_flags
-from .visibility import as_store, visibility_changes
+from .visibility import as_store, lookup, visibility_changes
 
 SYNONYMS = {
     "ean": {"ean", "ean-code", "ean code", "gtin", "barcode"},
@@ -208,8 +208,7 @@ def classify_rows(
     status = pd.Series("rejected", index=index, dtype="str")
     status = status.mask(candidate, "unchanged").mask(applied, "applied")
 
-    parent_of = catalog[["ean", "name"]].reindex(match["parent_key"].astype("Int64"))
-    parent_of.index = index
+    parent_of = lookup(catalog[["ean", "name"]], match["parent_key"])
     classified = pd.DataFrame(
         {
             "row": index.to_numpy(dtype="int64"),

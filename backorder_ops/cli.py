@@ -42,7 +42,7 @@ class _Group(click.Group):
         except BackorderOpsError as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(EXIT_USAGE)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
             raise
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -584,7 +584,12 @@ def report_current(store: Store, threshold: int, out: str | None, charts: bool,
 
 def main() -> None:
     """Console entry point."""
-    cli(prog_name="backorder-ops")
+    try:
+        cli(prog_name="backorder-ops")
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -207,8 +207,8 @@ class Report:
         store = as_store(store)
         record, rows, changes = store.read_batch(batch_id)
         with store.connect(read_only=True) as con:
-            shop_before = _shop_setting_before(con, batch_id)
-            changed_since = _changed_since(con, batch_id)
+            shop_before = store.shop_setting_before(con, batch_id)
+            changed_since = store.first_change_after(con, batch_id)
         shop_rows = rows[rows["key"].isna() & (rows["status"] == "applied")]
         is_shop = record["kind"] == "shop" or (record["kind"] == "undo" and not shop_rows.empty)
         shop_after = bool(shop_rows["new_value"].iloc[-1]) if not shop_rows.empty else shop_before
@@ -632,27 +632,6 @@ def _known(summary: dict) -> dict:
 # Two read-only questions about the history that Store has no method for yet. They
 # belong in store.py (the only module meant to speak SQL); kept here while that module
 # is being restructured.
-
-
-def _shop_setting_before(con, batch_id: int) -> bool:
-    """The shop setting just before a batch: the last shop change applied before it."""
-    row = con.execute(
-        "SELECT r.new_value FROM batch_rows r JOIN batches b ON b.id = r.batch_id "
-        "WHERE r.key IS NULL AND r.status = 'applied' AND b.status = 'done' "
-        "AND b.kind IN ('shop', 'undo') AND b.id < ? ORDER BY b.id DESC LIMIT 1",
-        [batch_id],
-    ).fetchone()
-    return bool(row[0]) if row else False
-
-
-def _changed_since(con, batch_id: int) -> int | None:
-    """The first later batch that changed the catalog or a setting, if any."""
-    row = con.execute(
-        "SELECT min(id) FROM batches WHERE id > ? AND status = 'done' "
-        "AND (applied > 0 OR kind = 'load')",
-        [batch_id],
-    ).fetchone()
-    return None if row[0] is None else int(row[0])
 
 
 # -- writing files -------------------------------------------------------------------------

@@ -446,6 +446,55 @@ class Store:
             ).fetchone()
         return row is not None
 
+    # -- what reports and undo ask of the history ------------------------------------
+
+    def shop_setting_before(self, con: duckdb.DuckDBPyConnection, batch_id: int) -> bool:
+        """The shop setting just before a batch: the last shop change applied before it."""
+        row = con.execute(
+            "SELECT r.new_value FROM batch_rows r JOIN batches b ON b.id = r.batch_id "
+            "WHERE r.key IS NULL AND r.status = 'applied' AND b.status = 'done' "
+            "AND b.kind IN ('shop', 'undo') AND b.id < ? ORDER BY b.id DESC LIMIT 1",
+            [batch_id],
+        ).fetchone()
+        return bool(row[0]) if row else False
+
+    def first_change_after(self, con: duckdb.DuckDBPyConnection, batch_id: int) -> int | None:
+        """The first later batch that changed the catalog or a setting, if any."""
+        row = con.execute(
+            "SELECT min(id) FROM batches WHERE id > ? AND status = 'done' "
+            "AND (applied > 0 OR kind = 'load')",
+            [batch_id],
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def later_setting_changes(
+        self, con: duckdb.DuckDBPyConnection, batch_id: int, finished
+    ) -> pd.Series:
+        """The last later batch that changed each product's setting (the shop setting: key -1)."""
+        finished = None if finished is None or pd.isna(finished) else pd.Timestamp(finished)
+        finished = None if finished is None else finished.to_pydatetime()
+        changes = con.execute(
+            "SELECT coalesce(r.key, -1) AS key, max(r.batch_id) AS batch_id "
+            "FROM batch_rows r JOIN batches b ON b.id = r.batch_id "
+            "WHERE r.status = 'applied' AND b.status = 'done' AND b.id <> ? "
+            "AND (b.id > ? OR (? IS NOT NULL AND b.finished > ?)) "
+            "GROUP BY 1",
+            [batch_id, batch_id, finished, finished],
+        ).df()
+        return pd.Series(
+            changes["batch_id"].to_numpy(dtype="int64"),
+            index=changes["key"].to_numpy(dtype="int64"),
+        )
+
+    def undone_by(self, con: duckdb.DuckDBPyConnection, batch_id: int) -> list[int]:
+        """Undo batches of this batch that applied something."""
+        found = con.execute(
+            "SELECT id FROM batches WHERE undoes = ? AND status = 'done' AND applied > 0 "
+            "ORDER BY id",
+            [batch_id],
+        ).fetchall()
+        return [int(row[0]) for row in found]
+
     def list_batches(self, *, limit: int | None = None) -> pd.DataFrame:
         """Batches, most recent first."""
         with self.connect(read_only=True) as con:

@@ -157,8 +157,8 @@ def _plan(
     batch_id = int(record["id"])
     products = store.read_products(con)
     shop = store.read_shop(con)
-    later = _later_changes(con, batch_id, record["finished"])
-    undone_by = _undone_by(con, batch_id)
+    later = store.later_setting_changes(con, batch_id, record["finished"])
+    undone_by = store.undone_by(con, batch_id)
 
     product_rows = applied[applied["key"].notna()].reset_index(drop=True)
     shop_rows = applied[applied["key"].isna()].reset_index(drop=True)
@@ -323,29 +323,3 @@ def _shop_rows(rows: pd.DataFrame, shop: bool, later: pd.Series, batch_id: int) 
 # Read-only questions about the history that Store has no method for yet. They belong in
 # store.py (the only module meant to speak SQL); kept here while that module is being
 # restructured.
-
-
-def _later_changes(con, batch_id: int, finished) -> pd.Series:
-    """The last later batch that changed each product's setting (the shop setting: key -1)."""
-    finished = None if finished is None or pd.isna(finished) else pd.Timestamp(finished)
-    finished = None if finished is None else finished.to_pydatetime()
-    changes = con.execute(
-        "SELECT coalesce(r.key, -1) AS key, max(r.batch_id) AS batch_id "
-        "FROM batch_rows r JOIN batches b ON b.id = r.batch_id "
-        "WHERE r.status = 'applied' AND b.status = 'done' AND b.id <> ? "
-        "AND (b.id > ? OR (? IS NOT NULL AND b.finished > ?)) "
-        "GROUP BY 1",
-        [batch_id, batch_id, finished, finished],
-    ).df()
-    return pd.Series(
-        changes["batch_id"].to_numpy(dtype="int64"), index=changes["key"].to_numpy(dtype="int64")
-    )
-
-
-def _undone_by(con, batch_id: int) -> list[int]:
-    """Undo batches of this batch that applied something."""
-    found = con.execute(
-        "SELECT id FROM batches WHERE undoes = ? AND status = 'done' AND applied > 0 ORDER BY id",
-        [batch_id],
-    ).fetchall()
-    return [int(row[0]) for row in found]

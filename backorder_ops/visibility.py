@@ -20,11 +20,22 @@ def as_store(db: Store | str | None) -> Store:
     return db if isinstance(db, Store) else Store(db)
 
 
+def lookup(table: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+    """The rows of ``table`` (indexed by product key) for each of ``keys``, on keys' index.
+
+    Missing and ``<NA>`` keys give a row of ``<NA>``. (``reindex`` with a nullable key
+    array fails in pandas 3 on some indexes.)
+    """
+    positions = table.index.get_indexer(keys.fillna(-1).to_numpy(dtype="int64"))
+    found = table.iloc[positions.clip(min=0)].set_axis(keys.index)
+    return found.where(pd.Series(positions >= 0, index=keys.index), axis=0)
+
+
 def describe_products(products: pd.DataFrame, keys) -> pd.DataFrame:
     """EAN, SKU, name, stock, role and parent of the given products, sorted by EAN."""
     chosen = products[products["key"].isin(keys)]
     parents = products.set_index("key")[["ean", "name"]]
-    parent = parents.reindex(chosen["parent_key"].astype("Int64"))
+    parent = lookup(parents, chosen["parent_key"])
     has_variants = chosen["key"].isin(products["parent_key"].dropna())
     role = pd.Series("product", index=chosen.index, dtype="str")
     role = role.mask(chosen["parent_key"].notna(), "variant").mask(has_variants, "parent")

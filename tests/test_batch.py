@@ -808,3 +808,17 @@ def test_preview_after_apply_applies_nothing(tiny_file, rows):
         expected = [[r, "unchanged" if s == "applied" else s, why]
                     for r, s, why in table(applied)]  # fmt: skip
         assert table(again) == expected
+
+
+def test_a_two_product_catalog_with_evenly_spaced_keys(store, tmp_path):
+    """Regression: pandas 3 could not reindex such keys by a nullable parent key."""
+    catalog = tmp_path / "twee.csv"
+    catalog.write_text(
+        "EAN;Naam;Voorraad;Backorders toegestaan\n"
+        "8712345000004;Een;0;ja\n"
+        "8712345000011;Twee;1;nee\n"
+    )
+    assert load_catalog(catalog, db=store).status == "done"
+    result = preview_batch(read_sheet(text="8712345000004\tnee\n"), db=store)
+    assert result.rows["status"].tolist() == ["applied"] and result.rows["reason"].isna().all()
+    assert result.newly_hidden["ean"].tolist() == ["8712345000004"]
