@@ -514,8 +514,11 @@ def _deliver(result: Report, out: str | None, charts: bool, as_json: bool) -> No
     if result.at_risk is not None:
         click.echo(f"\nAt risk, by parent ({len(result.at_risk)}):")
         columns = {"parent_ean": "parent", "ean": "ean", "name": "name", "stock": "stock",
-                   "listing_disappears": "listing goes"}  # fmt: skip
-        click.echo(render.table(result.at_risk, columns))
+                   "listing_disappears": "whole listing goes"}  # fmt: skip
+        at_risk = result.at_risk.assign(
+            listing_disappears=result.at_risk["listing_disappears"].map({True: "yes", False: ""})
+        )
+        click.echo(render.table(at_risk, columns))
     for warning in result.warnings:
         click.echo(f"Note: {warning}")
     for path in written:
