@@ -24,8 +24,10 @@ demo: $(VENV)/.installed
 	@echo "Wrote data/demo-rapport.xlsx, the report of the sample batch (batch 2), and its charts data/demo-rapport-*.png."
 
 # JupyterLab on notebooks/, with the demo database (built by `make demo` when missing).
+# More options for jupyter lab: make lab LAB_ARGS="--no-browser --port 8890"
+LAB_ARGS ?=
 lab: $(VENV)/.lab | $(DEMO_DB)
-	BACKORDER_OPS_DB="$(CURDIR)/$(DEMO_DB)" $(BIN)/jupyter lab notebooks/
+	BACKORDER_OPS_DB="$(CURDIR)/$(DEMO_DB)" $(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 $(VENV)/.lab: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[lab]'

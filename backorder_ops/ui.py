@@ -306,7 +306,9 @@ class BatchForm(_Panel):
             layout=widgets.Layout(width="60em", height="9em"),
         )
         self.sheet_label = widgets.HTML()
-        self.notify = widgets.Checkbox(description=NOTIFY_LABEL, indent=False)
+        self.notify = widgets.Checkbox(
+            description=NOTIFY_LABEL, indent=False, layout=widgets.Layout(width="auto")
+        )
         self.address = widgets.Text(description="E-mail", placeholder="naam@voorbeeld.nl")
         self.strict = widgets.Checkbox(
             value=strict,
@@ -817,13 +819,19 @@ class ReportView(_Panel):
             value=threshold, min=0, max=1_000_000, description="Stock ≤"
         )
         self.make_button = widgets.Button(
-            description="Rapport maken", icon="table", button_style="info"
+            description="Rapport maken",
+            icon="table",
+            button_style="info",
+            layout=widgets.Layout(width="auto"),
         )
         self.report_html = widgets.HTML()
-        self.charts = widgets.HBox()
+        self.charts = widgets.Box(layout=widgets.Layout(flex_flow="row wrap"))
         self.out_path = widgets.Text(description="File", layout=widgets.Layout(width="40em"))
         self.write_button = widgets.Button(
-            description="Werkmap schrijven", icon="download", disabled=True
+            description="Werkmap schrijven",
+            icon="download",
+            disabled=True,
+            layout=widgets.Layout(width="auto"),
         )
         self.link = widgets.HTML()
         self.errors = {name: _error_box() for name in ("batch", "sheet", "form", "write")}
@@ -945,8 +953,7 @@ class ReportView(_Panel):
         self.report = report
         self.report_html.value = report._repr_html_()
         self.charts.children = [
-            widgets.Image(value=png(figure), format="png", layout=widgets.Layout(max_width="48%"))
-            for figure in charts.values()
+            widgets.Image(value=png(figure), format="png") for figure in charts.values()
         ]
         self.out_path.value = str(self.out_dir / f"{stem}.xlsx")
         self.write_button.disabled = False
