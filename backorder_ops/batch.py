@@ -6,6 +6,7 @@ operations over all rows, no Python loop over the data.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -353,8 +354,8 @@ class BatchResult:
     def _repr_html_(self) -> str:
         s = self.summary()
         parts = [
-            f"<p><b>{self.source}</b> — {self.status}: {s['rows']} rows, {s['applied']} "
-            f"applied, {s['unchanged']} unchanged, {s['rejected']} rejected; "
+            f"<p><b>{html.escape(self.source)}</b> — {self.status}: {s['rows']} rows, "
+            f"{s['applied']} applied, {s['unchanged']} unchanged, {s['rejected']} rejected; "
             f"{len(self.newly_hidden)} products disappear, {len(self.newly_visible)} reappear."
             "</p>"
         ]

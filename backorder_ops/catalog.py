@@ -6,6 +6,7 @@ file that cannot be used at all raises :class:`~backorder_ops.errors.StructureEr
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 
@@ -148,7 +149,8 @@ class LoadReport:
 
     def _repr_html_(self) -> str:
         head = (
-            f"<p><b>{self.source}</b>: {self.status}, {self.loaded} of {self.rows} rows loaded.</p>"
+            f"<p><b>{html.escape(self.source)}</b>: {self.status}, {self.loaded} of "
+            f"{self.rows} rows loaded.</p>"
         )
         return head + (self.issues.to_html(index=False) if not self.issues.empty else "")
 
@@ -163,15 +165,7 @@ def read_catalog(
     as the user sees it. ``known`` are products already in the store, used by a
     merge to resolve parents that are not in the file.
     """
-    if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
-        from pathlib import Path
-
-        if not isinstance(source, bytes) and Path(source).suffix.lower() == ".parquet":
-            grid = read_grid(pd.read_parquet(source), name=Path(source).name)
-        else:
-            grid = read_grid(source, sheet=sheet, name=name)
-    else:
-        grid = read_grid(source, name=name)
+    grid = read_grid(source, sheet=sheet, name=name)
     columns = find_columns(
         grid,
         SYNONYMS,

@@ -379,7 +379,15 @@ def run_worker(
         if on_start is not None:
             on_start(batch_id)
         progress = progress_for(batch_id) if progress_for is not None else None
-        result = run_batch(batch_id, db=store, progress=progress)
+        try:
+            result = run_batch(batch_id, db=store, progress=progress)
+        except DatabaseBusyError:
+            # The file stayed busy at the very end: the batch keeps its lease and,
+            # once that runs out, is queued again by the next look at the queue.
+            result = None
+            if once:
+                break
+            time.sleep(poll)
         if result is not None:
             count += 1
             if on_end is not None:

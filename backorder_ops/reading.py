@@ -106,12 +106,20 @@ def read_grid(
         data = path
     if suffix in SPREADSHEET_SUFFIXES:
         return _read_spreadsheet(data, label, sheet)
+    if suffix == ".parquet":
+        try:
+            frame = pd.read_parquet(data)
+        except Exception as error:  # pyarrow raises its own types for corrupt files
+            raise StructureError(
+                f"{label}: cannot be read as a Parquet file ({_first_line(error)})."
+            ) from None
+        return _grid_from_frame(frame, label)
     if suffix in TEXT_SUFFIXES or suffix == "":
         raw = data.getvalue() if isinstance(data, io.BytesIO) else data.read_bytes()
         delimiter = "\t" if suffix == ".tsv" else None
         return read_text(_decode(raw, label), name=label, kind="csv", delimiter=delimiter)
     raise StructureError(
-        f"{label}: cannot read '{suffix}' files; use .xlsx, .xls, .ods, .csv or .tsv."
+        f"{label}: cannot read '{suffix}' files; use .xlsx, .xls, .ods, .csv, .tsv or .parquet."
     )
 
 

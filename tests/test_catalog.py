@@ -719,3 +719,15 @@ def test_a_written_catalog_loads_back(drawn):
         report = load_catalog(path, db=store)
         assert report.status == "done", report.issues
         assert stored(store) == expected(rows)
+
+
+def test_parquet_contents_load_as_bytes_and_a_corrupt_one_is_a_structure_error(store):
+    """A notebook upload hands over the file's bytes and its name."""
+    import io
+
+    buffer = io.BytesIO()
+    pd.DataFrame({"EAN": [JAS, MOK], "Voorraad": [0, 7]}).to_parquet(buffer)
+    report = load_catalog(buffer.getvalue(), name="export.parquet", db=store)
+    assert (report.status, report.loaded) == ("done", 2)
+    with pytest.raises(StructureError, match="export.parquet: cannot be read as a Parquet"):
+        load_catalog(b"not parquet", name="export.parquet", db=store)
