@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB := data/demo.duckdb
 
-.PHONY: demo test lint clean lab
+.PHONY: demo test lint clean bench bench-quick lab
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ $(DEMO_DB):
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# Benchmarks (issue 3): toolkit and baseline side by side; generates its own data.
+bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks.run --quick
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
