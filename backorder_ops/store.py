@@ -163,15 +163,8 @@ class Store:
                 text = str(error)
                 if "lock" not in text.lower():
                     raise DatabaseError(f"{self.path}: cannot be opened ({text}).") from None
-                if time.monotonic() >= deadline:
-                    pid = re.search(r"PID (\d+)", text)
-                    who = f"process {pid.group(1)}" if pid else "another process"
-                    raise DatabaseBusyError(
-                        f"The database {self.path} is in use by {who}; try again when the "
-                        "batch has finished."
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                pid = re.search(r"PID (\d+)", text)
+                holder = f"process {pid.group(1)}" if pid else "another process"
             except duckdb.ConnectionException as error:
                 # This process already has the file open in the other mode (a worker
                 # thread in a notebook): a reader joins it read-write; a writer waits.
@@ -180,17 +173,18 @@ class Store:
                 if read_only:
                     read_only = False
                     continue
-                if time.monotonic() >= deadline:
-                    raise DatabaseBusyError(
-                        f"The database {self.path} is in use by this process; try again when "
-                        "the batch has finished."
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                holder = "this process"
             except duckdb.Error as error:
                 raise DatabaseError(
                     f"{self.path}: is not a backorder_ops database or is damaged ({error})."
                 ) from None
+            if time.monotonic() >= deadline:
+                raise DatabaseBusyError(
+                    f"The database {self.path} is in use by {holder}; try again when the "
+                    "batch has finished."
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
