@@ -15,7 +15,6 @@ import pandera.pandas as pa
 
 from . import ean as ean_mod
 from .reading import find_columns, read_grid
-from .rules import compute_visibility
 from .store import Store
 from .values import parse_flags
 
@@ -360,8 +359,7 @@ def load_catalog(
         return report
     with store.transaction() as con:
         store.write_products(con, products, merge=merge)
-        current = store.read_products(con)
-        visible = compute_visibility(current, store.read_shop(con))
+        visible = store.visibility(con, store.read_shop(con))["visible"]
         store.insert_batch(
             con,
             kind="load",

@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from .errors import DatabaseBusyError, DatabaseError, NotFoundError
+from .rules import is_visible
 
 DEFAULT_DB = Path("data") / "backorder.duckdb"
 SCHEMA_VERSION = 2
@@ -257,17 +258,50 @@ class Store:
         products = con.execute(
             f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products ORDER BY key"
         ).df()
-        return products.astype(
-            {
-                "key": "int64",
-                "ean": "str",
-                "sku": "str",
-                "name": "str",
-                "parent_key": "Int64",
-                "stock": "int64",
-                "backorder_allowed": "bool",
-            }
+        return _typed_products(products)
+
+    def read_products_with_parents(
+        self, con: duckdb.DuckDBPyConnection, keys: pd.Series
+    ) -> pd.DataFrame:
+        """The products with these keys and their parents, typed as :meth:`read_products`."""
+        chosen = pd.DataFrame({"key": keys.to_numpy(dtype="int64")})  # noqa: F841
+        products = con.execute(
+            f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products WHERE key IN "
+            "(SELECT key FROM chosen) OR key IN (SELECT p.parent_key FROM products p "
+            "JOIN chosen c ON c.key = p.key) ORDER BY key"
+        ).df()
+        return _typed_products(products)
+
+    def visibility(self, con: duckdb.DuckDBPyConnection, shop: bool) -> pd.DataFrame:
+        """Every product's ``key``, ``ean`` and ``visible``, worked out by DuckDB.
+
+        The rule is :func:`backorder_ops.rules.is_visible` itself, turned into a
+        SQL expression; this only applies it to units and takes the OR over a
+        parent's variants, as :func:`~backorder_ops.rules.compute_visibility` does.
+        """
+        rule = is_visible(
+            duckdb.ColumnExpression("stock"),
+            duckdb.ColumnExpression("owner_backorder"),
+            duckdb.ConstantExpression(bool(shop)),
         )
+        flags = con.execute(
+            f"""
+            WITH units AS (
+                SELECT p.key, p.ean, p.parent_key,
+                       coalesce(o.backorder_allowed, false) AS owner_backorder, p.stock
+                FROM products p LEFT JOIN products o ON o.key = coalesce(p.parent_key, p.key)
+            ), judged AS (
+                SELECT key, ean, parent_key, {rule} AS visible FROM units
+            ), parents AS (
+                SELECT parent_key AS key, bool_or(visible) AS visible
+                FROM judged WHERE parent_key IS NOT NULL GROUP BY parent_key
+            )
+            SELECT j.key, j.ean, coalesce(p.visible, j.visible) AS visible
+            FROM judged j LEFT JOIN parents p ON p.key = j.key
+            ORDER BY j.key
+            """
+        ).df()
+        return flags.astype({"key": "int64", "ean": "str", "visible": "bool"})
 
     def write_products(
         self, con: duckdb.DuckDBPyConnection, products: pd.DataFrame, *, merge: bool
@@ -514,6 +548,21 @@ class Store:
                 [batch_id],
             ).df()
         return _record(record), rows, changes
+
+
+def _typed_products(products: pd.DataFrame) -> pd.DataFrame:
+    # DuckDB gives Int64 where a column has NULLs and int64 where not: fix one set.
+    return products.astype(
+        {
+            "key": "int64",
+            "ean": "str",
+            "sku": "str",
+            "name": "str",
+            "parent_key": "Int64",
+            "stock": "int64",
+            "backorder_allowed": "bool",
+        }
+    )
 
 
 def _record(frame: pd.DataFrame) -> dict:

@@ -70,33 +70,45 @@ def visibility_changes(
 
 @dataclass
 class Visibility:
-    """The storefront as it is: every product with whether the shop shows it."""
+    """The storefront as it is: whether the shop shows each product.
 
-    products: pd.DataFrame  # describe_products columns + visible
+    ``flags`` holds every product's key, EAN and ``visible``; :attr:`hidden` and
+    :attr:`visible` describe them (name, stock, role, parent), the visible ones only
+    when asked for, as a large catalog is mostly visible.
+    """
+
+    flags: pd.DataFrame  # key, ean, visible
     sell_when_out_of_stock: bool
+    hidden: pd.DataFrame  # describe_products columns + visible
+    store: Store | None = field(default=None, repr=False)
+    _visible: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def visible(self) -> pd.DataFrame:
-        return self.products[self.products["visible"]]
-
-    @property
-    def hidden(self) -> pd.DataFrame:
-        return self.products[~self.products["visible"]]
+        """The visible products, described (read from the store on first use)."""
+        if self._visible is None:
+            keys = self.flags.loc[self.flags["visible"], "key"]
+            with self.store.connect(read_only=True) as con:
+                products = self.store.read_products_with_parents(con, keys)
+            self._visible = describe_products(products, keys).assign(visible=True)
+        return self._visible
 
     def summary(self) -> dict:
+        visible = int(self.flags["visible"].sum())
         return {
-            "products": len(self.products),
-            "visible": len(self.visible),
-            "hidden": len(self.hidden),
+            "products": len(self.flags),
+            "visible": visible,
+            "hidden": len(self.flags) - visible,
             "sell_when_out_of_stock": self.sell_when_out_of_stock,
         }
 
     def to_json(self) -> dict:
         """RULES section 5: the shop setting and the sorted EANs, visible and hidden."""
+        shown = self.flags["visible"]
         return {
             "sell_when_out_of_stock": self.sell_when_out_of_stock,
-            "visible": sorted(self.visible["ean"].tolist()),
-            "hidden": sorted(self.hidden["ean"].tolist()),
+            "visible": sorted(self.flags.loc[shown, "ean"].tolist()),
+            "hidden": sorted(self.flags.loc[~shown, "ean"].tolist()),
         }
 
     def _repr_html_(self) -> str:
@@ -109,19 +121,18 @@ class Visibility:
 
 
 def current_visibility(*, db: Store | str | None = None) -> Visibility:
-    """Which products the shop shows now.
+    """Which products the shop shows now, worked out in the database.
 
     >>> current_visibility(db="data/demo.duckdb").summary()  # doctest: +SKIP
     """
     store = as_store(db)
     with store.connect(read_only=True) as con:
-        products = store.read_products(con)
         shop = store.read_shop(con)
-    described = describe_products(products, products["key"])
-    flags = compute_visibility(products, shop)
-    flags.index = products["key"]
-    described["visible"] = flags.reindex(described["key"]).to_numpy(dtype=bool)
-    return Visibility(products=described, sell_when_out_of_stock=shop)
+        flags = store.visibility(con, shop)
+        hidden_keys = flags.loc[~flags["visible"], "key"]
+        products = store.read_products_with_parents(con, hidden_keys)
+    hidden = describe_products(products, hidden_keys).assign(visible=False)
+    return Visibility(flags=flags, sell_when_out_of_stock=shop, hidden=hidden, store=store)
 
 
 @dataclass

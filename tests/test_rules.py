@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from backorder_ops.rules import compute_visibility, diff_visibility, is_visible
@@ -214,3 +214,22 @@ def test_diff_lists_exactly_the_flips(before, after):
     assert set(hidden) == {k for k in labels if was.get(k, False) and not now.get(k, False)}
     assert set(shown) == {k for k in labels if not was.get(k, False) and now.get(k, False)}
     assert set(diff_visibility(after, before)[0]) == set(shown)
+
+
+@settings(max_examples=40, deadline=None)
+@given(catalogs(), st.booleans())
+def test_the_database_applies_the_same_rule(rows, shop):
+    """Store.visibility (DuckDB SQL built from is_visible) agrees with the reference."""
+    import tempfile
+    from pathlib import Path
+
+    from backorder_ops import Store
+
+    products = catalog(rows).assign(ean=lambda f: f["key"].astype("str"), sku=None, name=None)
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "rule.duckdb")
+        with store.transaction() as con:
+            store.write_products(con, products, merge=False)
+            flags = store.visibility(con, shop).set_index("key")["visible"]
+    expected = dict(zip([r[0] for r in rows], reference_visibility(rows, shop), strict=True))
+    assert flags.to_dict() == expected
