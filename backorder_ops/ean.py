@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 #: Problem codes for a single EAN cell, in the order they are tested.
 EMPTY = "empty"
@@ -23,8 +25,10 @@ CATALOG_LENGTHS = (8, 12, 13, 14)
 
 _SCIENTIFIC = r"^[0-9]+(?:[.,][0-9]*)?[eE][+-]?[0-9]+$"
 _INTEGRAL_DECIMAL = r"^([0-9]+)[.,]0+$"  # "8712345678906.0": a number cell shown as text
-# Spaces, non-breaking and zero-width spaces; a leading apostrophe is Excel's "text" mark.
-_TRIM = "[\\s\u00a0\u2007\u202f\u200b\ufeff]+"
+# Every kind of space (what Python's \\s matches: non-breaking ones included) and the
+# zero-width ones; a leading apostrophe is Excel's "text" mark. Trimmed by Arrow,
+# which is several times faster than a regular expression per cell.
+_SPACES = "".join(c for c in map(chr, range(0x10000)) if c.isspace()) + "\u200b\ufeff"
 
 
 def clean_text(cells: pd.Series) -> pd.Series:
@@ -33,10 +37,11 @@ def clean_text(cells: pd.Series) -> pd.Series:
     >>> clean_text(pd.Series([" 'a ", "\u00a0", None])).tolist()
     ['a', nan, nan]
     """
-    text = cells.astype("str")
-    text = text.str.replace(f"^{_TRIM}|{_TRIM}$", "", regex=True)
-    text = text.str.replace(r"^'", "", regex=True)
-    text = text.str.replace(f"^{_TRIM}|{_TRIM}$", "", regex=True)
+    arrow = pa.array(cells.astype("str"), type=pa.large_string())
+    arrow = pc.utf8_trim(arrow, characters=_SPACES)
+    arrow = pc.replace_substring_regex(arrow, pattern="^'", replacement="", max_replacements=1)
+    arrow = pc.utf8_trim(arrow, characters=_SPACES)
+    text = arrow.to_pandas().set_axis(cells.index).astype("str")
     return text.mask(text == "")
 
 
