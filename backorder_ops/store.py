@@ -159,7 +159,9 @@ class Store:
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only, config=config)
+                con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+                con.execute("SET enable_progress_bar = false")  # never DuckDB's bar on stdout
+                return con
             except duckdb.IOException as error:
                 text = str(error)
                 if "lock" not in text.lower():
