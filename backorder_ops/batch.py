@@ -233,80 +233,99 @@ def classify_rows(
 
 
 def _messages(rows, sheet, eans, match, parent_of, value_problem, first) -> pd.Series:
-    """One sentence per row, built column-wise from templates."""
-    r = rows["row"].astype("str")
-    ean_cell = sheet.grid.cell_names(sheet.fields["ean"], rows["row"])
-    value_cell = sheet.grid.cell_names(sheet.fields["value"], rows["row"])
-    text = eans["text"].fillna("")
-    named = rows["ean"] + (" (" + match["name"].astype("str") + ")").fillna("")
-    word = rows["value"].map({True: "ja", False: "nee"}).astype("str")
-    old_word = rows["old_value"].map({True: "ja", False: "nee"}).astype("str")
+    """One sentence per row, from the template of its case, built for those rows only."""
     setting = "'Backorders toegestaan'"
-
-    # The row where each product first appears, for repeats and conflicts.
-    key = rows["key"]
-    first_row = rows["row"].where(first).groupby(key).transform("first")
-    conflicts = rows["reason"] == "conflicting_duplicate"
-    conflict_rows = (
-        rows.loc[conflicts].groupby("key")["row"].transform(lambda s: ", ".join(map(str, s)))
-        if conflicts.any()
-        else pd.Series(dtype="str")
-    )
-    conflict_rows = conflict_rows.reindex(rows.index).astype("str")
-    problem = eans["problem"].where(eans["problem"] != ean_mod.EMPTY)
-    problem_text = problem.map(ean_mod.describe_problem, na_action="ignore").astype("str")
-    parent_named = parent_of["ean"].astype("str") + (
-        " (" + parent_of["name"].astype("str") + ")"
-    ).fillna("")
-
-    by_case = {
-        "applied": setting + " changes from " + old_word + " to " + word + " for " + named + ".",
-        "already": named + " already has " + setting + " = " + word + "; nothing changes.",
-        "repeat": (
-            "repeats row "
-            + first_row.astype("Int64").astype("str")
-            + " for "
-            + named
-            + " with the same value; nothing more changes."
-        ),
-        "missing_ean": "the EAN (" + ean_cell + ") is empty while a value is filled in.",
-        "invalid_ean": "the EAN '" + text + "' (" + ean_cell + ") " + problem_text + ".",
-        "unknown_ean": "no product in the catalog has EAN '" + text + "' (" + ean_cell + ").",
-        "variant_not_allowed": (
-            named + " is a variant; " + setting + " can only be set on parent products. "
-            "Use the parent's EAN " + parent_named + " instead."
-        ),
-        "missing_value": "the value (" + value_cell + ") is empty; fill in " + ACCEPTED + ".",
-        "invalid_value": (
-            "'" + rows["value_given"].astype("str") + "' (" + value_cell + ") is not a valid "
-            "value; use " + ACCEPTED + "."
-        ),
-        "conflicting_duplicate": (
-            named + " appears on rows " + conflict_rows + " with different values; none of "
-            "these rows is applied, as it is not clear which one was meant."
-        ),
-    }
+    yes_no = {True: "ja", False: "nee"}
     case = rows["reason"].fillna(rows["status"])
     unchanged = case == "unchanged"
     case = case.mask(unchanged & first, "already").mask(unchanged & ~first, "repeat")
+    # The row where each product first appears, for repeats.
+    first_row = rows["row"].where(first).groupby(rows["key"]).transform("first")
+
+    def named(f):
+        return f["ean"] + (" (" + f["name"] + ")").fillna("")
+
+    def conflict_rows(f):
+        # All rows of the same product, for each conflicting row.
+        return f.groupby("key")["row"].transform(lambda s: ", ".join(map(str, s)))
+
+    def ean_cell(f):
+        return sheet.grid.cell_names(sheet.fields["ean"], f["row"])
+
+    def value_cell(f):
+        return sheet.grid.cell_names(sheet.fields["value"], f["row"])
+
+    templates = {
+        "applied": lambda f: (
+            setting + " changes from " + f["old_value"].map(yes_no).astype("str") + " to "
+            + f["value"].map(yes_no).astype("str") + " for " + named(f) + "."
+        ),
+        "already": lambda f: (
+            named(f) + " already has " + setting + " = " + f["value"].map(yes_no).astype("str")
+            + "; nothing changes."
+        ),
+        "repeat": lambda f: (
+            "repeats row " + f["first_row"].astype("Int64").astype("str") + " for " + named(f)
+            + " with the same value; nothing more changes."
+        ),
+        "missing_ean": lambda f: (
+            "the EAN (" + ean_cell(f) + ") is empty while a value is filled in."
+        ),
+        "invalid_ean": lambda f: (
+            "the EAN '" + f["text"] + "' (" + ean_cell(f) + ") "
+            + f["problem"].map(ean_mod.describe_problem).astype("str") + "."
+        ),
+        "unknown_ean": lambda f: (
+            "no product in the catalog has EAN '" + f["text"] + "' (" + ean_cell(f) + ")."
+        ),
+        "variant_not_allowed": lambda f: (
+            named(f) + " is a variant; " + setting + " can only be set on parent products. "
+            "Use the parent's EAN " + f["parent_ean"]
+            + (" (" + f["parent_name"] + ")").fillna("") + " instead."
+        ),
+        "missing_value": lambda f: (
+            "the value (" + value_cell(f) + ") is empty; fill in " + ACCEPTED + "."
+        ),
+        "invalid_value": lambda f: (
+            "'" + f["value_given"] + "' (" + value_cell(f) + ") is not a valid value; use "
+            + ACCEPTED + "."
+        ),
+        "conflicting_duplicate": lambda f: (
+            named(f) + " appears on rows " + conflict_rows(f) + " with different values; "
+            "none of these rows is applied, as it is not clear which one was meant."
+        ),
+    }  # fmt: skip
+    facts = pd.DataFrame(
+        {
+            "row": rows["row"],
+            "key": rows["key"],
+            "ean": rows["ean"],
+            "name": match["name"].astype("str"),
+            "value": rows["value"],
+            "old_value": rows["old_value"],
+            "value_given": rows["value_given"].astype("str"),
+            "text": eans["text"].fillna(""),
+            "problem": eans["problem"],
+            "parent_ean": parent_of["ean"].astype("str"),
+            "parent_name": parent_of["name"].astype("str"),
+            "first_row": first_row,
+        }
+    )
     message = pd.Series(pd.NA, index=rows.index, dtype="str")
-    for name, template in by_case.items():
+    for name, template in templates.items():
         chosen = case == name
-        message = message.mask(chosen, template.where(chosen))
+        if chosen.any():
+            message[chosen] = template(facts[chosen]).to_numpy()
     # A match found only once the zeros Excel dropped were put back is worth a word.
     restored = rows["key"].notna() & (eans["digits"].str.len() < rows["ean"].str.len()).fillna(
         False
     ).astype(bool)
-    message = message.mask(
-        restored,
-        message
-        + " (EAN '"
-        + text
-        + "' matched "
-        + rows["ean"]
-        + " after restoring the leading zeros that Excel dropped.)",
-    )
-    return "Row " + r + ": " + message
+    if restored.any():
+        message[restored] = (
+            message[restored] + " (EAN '" + facts.loc[restored, "text"] + "' matched "
+            + rows.loc[restored, "ean"] + " after restoring the leading zeros that Excel dropped.)"
+        ).to_numpy()  # fmt: skip
+    return "Row " + rows["row"].astype("str") + ": " + message
 
 
 @dataclass
