@@ -198,16 +198,7 @@ def run_batch(
             if result.status == "done":
                 store.update_settings(con, result.rows[result.rows["status"] == "applied"])
             store.insert_batch_rows(con, batch_id, result.rows)
-            store.insert_batch_visibility(
-                con,
-                batch_id,
-                pd.concat(
-                    [
-                        result.newly_hidden.assign(change="hidden"),
-                        result.newly_visible.assign(change="visible"),
-                    ]
-                ),
-            )
+            store.insert_batch_visibility(con, batch_id, result.newly_hidden, result.newly_visible)
     except _Superseded:
         return None
     except DatabaseBusyError:

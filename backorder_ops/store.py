@@ -382,9 +382,14 @@ class Store:
         con.execute("INSERT INTO batch_rows BY NAME SELECT * FROM frame")
 
     def insert_batch_visibility(
-        self, con: duckdb.DuckDBPyConnection, batch_id: int, changes: pd.DataFrame
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch_id: int,
+        hidden: pd.DataFrame,
+        shown: pd.DataFrame,
     ) -> None:
-        """Keep which products a batch made disappear or reappear."""
+        """Keep which products a batch made disappear (``hidden``) or reappear (``shown``)."""
+        changes = pd.concat([hidden.assign(change="hidden"), shown.assign(change="visible")])
         frame = changes.reindex(columns=VISIBILITY_COLUMNS).assign(batch_id=batch_id)  # noqa: F841
         con.execute("INSERT INTO batch_visibility BY NAME SELECT * FROM frame")
 

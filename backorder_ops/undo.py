@@ -119,14 +119,7 @@ def undo_batch(
             store.write_shop(con, shop_after)
         store.insert_batch_rows(con, result.batch_id, result.rows)
         store.insert_batch_visibility(
-            con,
-            result.batch_id,
-            pd.concat(
-                [
-                    result.newly_hidden.assign(change="hidden"),
-                    result.newly_visible.assign(change="visible"),
-                ]
-            ),
+            con, result.batch_id, result.newly_hidden, result.newly_visible
         )
     return result
 

@@ -225,10 +225,6 @@ def set_shop_setting(
                 }
             ),
         )
-        store.insert_batch_visibility(con, change.batch_id, _tagged(hidden, shown))
+        store.insert_batch_visibility(con, change.batch_id, hidden, shown)
         con.commit()
     return change
-
-
-def _tagged(hidden: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
-    return pd.concat([hidden.assign(change="hidden"), shown.assign(change="visible")])
