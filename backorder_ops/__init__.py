@@ -12,6 +12,7 @@ from .errors import (
     DatabaseBusyError,
     DatabaseError,
     NotFoundError,
+    StaleError,
     StructureError,
 )
 from .jobs import BatchHandle, apply_batch, run_worker, submit_batch
@@ -23,8 +24,8 @@ from .visibility import Visibility, current_visibility, set_shop_setting
 
 __all__ = [
     "BackorderOpsError", "BatchHandle", "BatchResult", "BatchSheet", "DatabaseBusyError",
-    "DatabaseError", "LoadReport", "NotFoundError", "NotUndoableError", "Report", "Store",
-    "StructureError", "UndoResult", "Visibility", "apply_batch", "classify_rows",
+    "DatabaseError", "LoadReport", "NotFoundError", "NotUndoableError", "Report", "StaleError",
+    "Store", "StructureError", "UndoResult", "Visibility", "apply_batch", "classify_rows",
     "compute_visibility", "current_visibility", "find_at_risk", "is_visible", "load_catalog",
     "preview_batch", "read_sheet", "run_worker", "set_shop_setting", "submit_batch",
     "undo_batch",

@@ -359,7 +359,7 @@ def load_catalog(
         return report
     with store.transaction() as con:
         store.write_products(con, products, merge=merge)
-        visible = store.visibility(con, store.read_shop(con))["visible"]
+        total, visible = store.visibility_counts(con)
         store.insert_batch(
             con,
             kind="load",
@@ -371,6 +371,5 @@ def load_catalog(
             applied=len(products),
             rejected=int(issues["row"].nunique()) if not issues.empty else 0,
         )
-    report.visible = int(visible.sum())
-    report.hidden = int((~visible).sum())
+    report.visible, report.hidden = visible, total - visible
     return report

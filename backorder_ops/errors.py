@@ -26,3 +26,7 @@ class DatabaseError(BackorderOpsError):
 
 class NotFoundError(BackorderOpsError):
     """A batch or product that was asked for does not exist."""
+
+
+class StaleError(BackorderOpsError):
+    """What was read earlier no longer matches the store: read it again."""

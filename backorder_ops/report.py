@@ -301,7 +301,7 @@ class Report:
         with store.connect(read_only=True) as con:
             products = store.read_products(con)
             shop = store.read_shop(con)
-        visible = int(compute_visibility(products, shop).sum())
+            visible = store.visibility_counts(con)[1]
         at_risk = find_at_risk(products, shop, threshold=threshold)
         listings = at_risk.loc[at_risk["listing_disappears"], "parent_ean"].fillna(
             at_risk.loc[at_risk["listing_disappears"], "ean"]
@@ -611,13 +611,11 @@ def _counts_now(
     the setting better (a shop change) keeps its own.
     """
     with store.connect(read_only=True) as con:
-        products = store.read_products(con)
+        total, visible = store.visibility_counts(con)
         shop = store.read_shop(con)
-    visible = int(compute_visibility(products, shop).sum())
     flips = len(shown) - len(hidden)  # net products made visible
     before = visible - flips if now_is_after else visible
     after = visible if now_is_after else visible + flips
-    total = len(products)
     return {"sell_when_out_of_stock": shop, "products": total, "visible_before": before,
             "hidden_before": total - before, "visible_after": after,
             "hidden_after": total - after}  # fmt: skip

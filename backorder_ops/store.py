@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from .errors import DatabaseBusyError, DatabaseError, NotFoundError
 from .rules import is_visible
 
 DEFAULT_DB = Path("data") / "backorder.duckdb"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_WAIT_SECONDS = 30.0
 
 PRODUCT_COLUMNS = ["key", "ean", "sku", "name", "parent_key", "stock", "backorder_allowed"]
@@ -122,7 +123,12 @@ _MIGRATIONS: dict[int, list[str]] = {
             value_given VARCHAR
         )""",
     ],
+    # 3: every product's visibility kept with it, judged again whenever the catalog,
+    # a setting or the shop setting is written, so that reading it is a plain scan.
+    2: ["ALTER TABLE products ADD COLUMN visible BOOLEAN DEFAULT false"],
 }
+# Migrations after which every product's visibility must be judged.
+_JUDGE_AFTER = {2}
 
 
 def default_path() -> Path:
@@ -245,6 +251,8 @@ class Store:
         for step in range(version, SCHEMA_VERSION):
             for statement in _MIGRATIONS[step]:
                 con.execute(statement)
+        if _JUDGE_AFTER & set(range(version, SCHEMA_VERSION)):
+            self._judge(con)
         con.execute(
             "UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(SCHEMA_VERSION)]
         )
@@ -274,36 +282,62 @@ class Store:
         ).df()
         return _typed_products(products)
 
-    def visibility(self, con: duckdb.DuckDBPyConnection, shop: bool) -> pd.DataFrame:
-        """Every product's ``key``, ``ean`` and ``visible``, worked out by DuckDB.
+    def read_families(self, con: duckdb.DuckDBPyConnection, keys) -> pd.DataFrame:
+        """The products with these keys, with their parents and all their parents' variants.
 
-        The rule is :func:`backorder_ops.rules.is_visible` itself, turned into a
-        SQL expression; this only applies it to units and takes the OR over a
-        parent's variants, as :func:`~backorder_ops.rules.compute_visibility` does.
+        A family (a parent with its variants, or a standalone product) is what a
+        setting decides the visibility of: a batch needs only the families of its
+        EANs. Typed as :meth:`read_products`.
         """
-        rule = is_visible(
-            duckdb.ColumnExpression("stock"),
-            duckdb.ColumnExpression("owner_backorder"),
-            duckdb.ConstantExpression(bool(shop)),
-        )
-        flags = con.execute(
+        chosen = pd.DataFrame({"key": np.asarray(keys, dtype="int64")})  # noqa: F841
+        products = con.execute(
             f"""
-            WITH units AS (
-                SELECT p.key, p.ean, p.parent_key,
-                       coalesce(o.backorder_allowed, false) AS owner_backorder, p.stock
-                FROM products p LEFT JOIN products o ON o.key = coalesce(p.parent_key, p.key)
-            ), judged AS (
-                SELECT key, ean, parent_key, {rule} AS visible FROM units
-            ), parents AS (
-                SELECT parent_key AS key, bool_or(visible) AS visible
-                FROM judged WHERE parent_key IS NOT NULL GROUP BY parent_key
+            SELECT {", ".join(PRODUCT_COLUMNS)} FROM products
+            WHERE coalesce(parent_key, key) IN (
+                SELECT coalesce(p.parent_key, p.key) FROM products p SEMI JOIN chosen c
+                ON c.key = p.key
             )
-            SELECT j.key, j.ean, coalesce(p.visible, j.visible) AS visible
-            FROM judged j LEFT JOIN parents p ON p.key = j.key
-            ORDER BY j.key
+            ORDER BY key
             """
         ).df()
+        return _typed_products(products)
+
+    def visibility(self, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        """Every product's ``key``, ``ean`` and ``visible``, as kept in the store."""
+        flags = con.execute("SELECT key, ean, visible FROM products ORDER BY key").df()
         return flags.astype({"key": "int64", "ean": "str", "visible": "bool"})
+
+    def visibility_counts(self, con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+        """How many products there are, and how many of them the shop shows."""
+        products, visible = con.execute(
+            "SELECT count(*), coalesce(count_if(visible), 0) FROM products"
+        ).fetchone()
+        return int(products), int(visible)
+
+    def judge(self, con: duckdb.DuckDBPyConnection, shop: bool) -> pd.DataFrame:
+        """Every product's ``key``, ``ean`` and ``visible``, worked out afresh by the rule.
+
+        What :meth:`visibility` keeps must always equal this; the tests check it.
+        """
+        flags = con.execute(_judge_sql(shop) + " ORDER BY key").df()
+        return flags.astype({"key": "int64", "ean": "str", "visible": "bool"})
+
+    def _judge(self, con: duckdb.DuckDBPyConnection, owners=None) -> None:
+        """Judge the visibility of every product again, or of these owners' families."""
+        shop = self.read_shop(con)
+        if owners is None:
+            judged = _judge_sql(shop)
+        else:
+            owners_frame = pd.DataFrame(  # noqa: F841 - read by DuckDB below
+                {"key": np.unique(np.asarray(owners, dtype="int64"))}
+            )
+            judged = _judge_sql(shop, "owners_frame")
+        con.execute(
+            f"""
+            UPDATE products SET visible = judged.visible FROM ({judged}) judged
+            WHERE products.key = judged.key AND products.visible IS DISTINCT FROM judged.visible
+            """
+        )
 
     def write_products(
         self, con: duckdb.DuckDBPyConnection, products: pd.DataFrame, *, merge: bool
@@ -314,13 +348,14 @@ class Store:
         if not merge:
             con.execute("DELETE FROM products")
             con.execute("INSERT INTO products BY NAME SELECT * FROM frame")
-            return
-        con.execute(
-            "INSERT INTO products BY NAME SELECT * FROM frame ON CONFLICT (key) DO UPDATE SET "
-            "ean = excluded.ean, sku = excluded.sku, name = excluded.name, "
-            "parent_key = excluded.parent_key, stock = excluded.stock, "
-            "backorder_allowed = excluded.backorder_allowed"
-        )
+        else:
+            con.execute(
+                "INSERT INTO products BY NAME SELECT * FROM frame ON CONFLICT (key) DO UPDATE "
+                "SET ean = excluded.ean, sku = excluded.sku, name = excluded.name, "
+                "parent_key = excluded.parent_key, stock = excluded.stock, "
+                "backorder_allowed = excluded.backorder_allowed"
+            )
+        self._judge(con)
 
     def update_settings(self, con: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
         """Set ``backorder_allowed`` from a frame of ``key`` and ``new_value``."""
@@ -330,6 +365,7 @@ class Store:
             "UPDATE products SET backorder_allowed = frame.new_value "
             "FROM frame WHERE products.key = frame.key"
         )
+        self._judge(con, changes["key"].dropna())
 
     def read_shop(self, con: duckdb.DuckDBPyConnection | None = None) -> bool:
         """The shop setting "Producten kunnen bestellen wanneer deze niet op voorraad zijn"."""
@@ -342,6 +378,7 @@ class Store:
         """Set the shop setting."""
         self._bump_revision(con)
         con.execute("UPDATE shop SET sell_when_out_of_stock = ?, updated = ?", [bool(value), now()])
+        self._judge(con)
 
     def revision(self, con: duckdb.DuckDBPyConnection) -> int:
         """A number that changes whenever the catalog or a setting is written."""
@@ -555,6 +592,37 @@ class Store:
                 [batch_id],
             ).df()
         return _record(record), rows, changes
+
+
+def _judge_sql(shop: bool, owners: str | None = None) -> str:
+    """A query of ``key``, ``ean`` and ``visible`` by the rule, for all or some owners.
+
+    The rule is :func:`backorder_ops.rules.is_visible` itself, turned into a SQL
+    expression; this only applies it to units and takes the OR over a parent's
+    variants, as :func:`~backorder_ops.rules.compute_visibility` does. With
+    ``owners`` (a table of ``key``), only those owners' families are judged.
+    """
+    rule = is_visible(
+        duckdb.ColumnExpression("stock"),
+        duckdb.ColumnExpression("owner_backorder"),
+        duckdb.ConstantExpression(bool(shop)),
+    )
+    where = f"WHERE coalesce(p.parent_key, p.key) IN (SELECT key FROM {owners})" if owners else ""
+    return f"""
+        WITH units AS (
+            SELECT p.key, p.ean, p.parent_key,
+                   coalesce(o.backorder_allowed, false) AS owner_backorder, p.stock
+            FROM products p LEFT JOIN products o ON o.key = coalesce(p.parent_key, p.key)
+            {where}
+        ), judged AS (
+            SELECT key, ean, parent_key, {rule} AS visible FROM units
+        ), parents AS (
+            SELECT parent_key AS key, bool_or(visible) AS visible
+            FROM judged WHERE parent_key IS NOT NULL GROUP BY parent_key
+        )
+        SELECT j.key, j.ean, coalesce(p.visible, j.visible) AS visible
+        FROM judged j LEFT JOIN parents p ON p.key = j.key
+    """
 
 
 def _typed_products(products: pd.DataFrame) -> pd.DataFrame:

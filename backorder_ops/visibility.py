@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .errors import StaleError
 from .rules import compute_visibility, diff_visibility
 from .store import Store, now
 
@@ -68,37 +69,66 @@ def visibility_changes(
     return describe_products(after_products, hidden), describe_products(after_products, shown)
 
 
-@dataclass
 class Visibility:
-    """The storefront as it is: whether the shop shows each product.
+    """The storefront as it is: how many products the shop shows, and which.
 
-    ``flags`` holds every product's key, EAN and ``visible``; :attr:`hidden` and
-    :attr:`visible` describe them (name, stock, role, parent), the visible ones only
-    when asked for, as a large catalog is mostly visible.
+    The counts are read at once; :attr:`flags` (every product's key, EAN and
+    ``visible``), :attr:`hidden` and :attr:`visible` (described: name, stock, role,
+    parent) are read from the store on first use, as a large catalog has millions
+    of them. They are read as the store is then: if the catalog or a setting has
+    changed in between, they say so rather than mix two states.
     """
 
-    flags: pd.DataFrame  # key, ean, visible
-    sell_when_out_of_stock: bool
-    hidden: pd.DataFrame  # describe_products columns + visible
-    store: Store | None = field(default=None, repr=False)
-    _visible: pd.DataFrame | None = field(default=None, repr=False)
+    def __init__(self, store: Store, sell_when_out_of_stock: bool, products: int, visible: int,
+                 revision: int):  # fmt: skip
+        self.store = store
+        self.sell_when_out_of_stock = sell_when_out_of_stock
+        self.products, self.visible_count, self._revision = products, visible, revision
+        self._flags: pd.DataFrame | None = None
+        self._described: dict[bool, pd.DataFrame] = {}
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return f"<Visibility: {s['visible']} of {s['products']} visible, {s['hidden']} hidden>"
+
+    def _read(self, read):
+        with self.store.connect(read_only=True) as con:
+            if self.store.revision(con) != self._revision:
+                raise StaleError(
+                    f"{self.store.path}: the catalog or a setting has changed since this "
+                    "visibility was worked out; call current_visibility() again."
+                )
+            return read(con)
+
+    @property
+    def flags(self) -> pd.DataFrame:
+        """Every product's ``key``, ``ean`` and ``visible``, by key."""
+        if self._flags is None:
+            self._flags = self._read(self.store.visibility)
+        return self._flags
+
+    def _products(self, visible: bool) -> pd.DataFrame:
+        if visible not in self._described:
+            keys = self.flags.loc[self.flags["visible"] == visible, "key"]
+            products = self._read(lambda con: self.store.read_products_with_parents(con, keys))
+            self._described[visible] = describe_products(products, keys).assign(visible=visible)
+        return self._described[visible]
+
+    @property
+    def hidden(self) -> pd.DataFrame:
+        """The products the shop does not show, described."""
+        return self._products(False)
 
     @property
     def visible(self) -> pd.DataFrame:
-        """The visible products, described (read from the store on first use)."""
-        if self._visible is None:
-            keys = self.flags.loc[self.flags["visible"], "key"]
-            with self.store.connect(read_only=True) as con:
-                products = self.store.read_products_with_parents(con, keys)
-            self._visible = describe_products(products, keys).assign(visible=True)
-        return self._visible
+        """The products the shop shows, described."""
+        return self._products(True)
 
     def summary(self) -> dict:
-        visible = int(self.flags["visible"].sum())
         return {
-            "products": len(self.flags),
-            "visible": visible,
-            "hidden": len(self.flags) - visible,
+            "products": self.products,
+            "visible": self.visible_count,
+            "hidden": self.products - self.visible_count,
             "sell_when_out_of_stock": self.sell_when_out_of_stock,
         }
 
@@ -121,18 +151,15 @@ class Visibility:
 
 
 def current_visibility(*, db: Store | str | None = None) -> Visibility:
-    """Which products the shop shows now, worked out in the database.
+    """Which products the shop shows now, as the store keeps it.
 
     >>> current_visibility(db="data/demo.duckdb").summary()  # doctest: +SKIP
     """
     store = as_store(db)
     with store.connect(read_only=True) as con:
-        shop = store.read_shop(con)
-        flags = store.visibility(con, shop)
-        hidden_keys = flags.loc[~flags["visible"], "key"]
-        products = store.read_products_with_parents(con, hidden_keys)
-    hidden = describe_products(products, hidden_keys).assign(visible=False)
-    return Visibility(flags=flags, sell_when_out_of_stock=shop, hidden=hidden, store=store)
+        shop, revision = store.read_shop(con), store.revision(con)
+        products, visible = store.visibility_counts(con)
+    return Visibility(store, shop, products, visible, revision)
 
 
 @dataclass

@@ -219,7 +219,8 @@ def test_diff_lists_exactly_the_flips(before, after):
 @settings(max_examples=40, deadline=None)
 @given(catalogs(), st.booleans())
 def test_the_database_applies_the_same_rule(rows, shop):
-    """Store.visibility (DuckDB SQL built from is_visible) agrees with the reference."""
+    """The store's rule (DuckDB SQL built from is_visible) and what it keeps agree with
+    the reference."""
     import tempfile
     from pathlib import Path
 
@@ -230,6 +231,78 @@ def test_the_database_applies_the_same_rule(rows, shop):
         store = Store(Path(folder) / "rule.duckdb")
         with store.transaction() as con:
             store.write_products(con, products, merge=False)
-            flags = store.visibility(con, shop).set_index("key")["visible"]
+            store.write_shop(con, shop)
+            kept = store.visibility(con).set_index("key")["visible"]
+            judged = store.judge(con, shop).set_index("key")["visible"]
+            counts = store.visibility_counts(con)
     expected = dict(zip([r[0] for r in rows], reference_visibility(rows, shop), strict=True))
-    assert flags.to_dict() == expected
+    assert judged.to_dict() == expected
+    assert kept.to_dict() == expected
+    assert counts == (len(rows), sum(expected.values()))
+
+
+@st.composite
+def writes(draw) -> list[tuple]:
+    """A sequence of writes to the store: settings, the shop setting, merged exports."""
+    steps = []
+    for _ in range(draw(st.integers(min_value=1, max_value=5))):
+        kind = draw(st.sampled_from(["settings", "shop", "merge"]))
+        if kind == "settings":
+            steps.append((kind, draw(st.dictionaries(st.integers(1, 40), st.booleans()))))
+        elif kind == "shop":
+            steps.append((kind, draw(st.booleans())))
+        else:
+            steps.append((kind, draw(st.dictionaries(st.integers(1, 40), st.integers(-2, 2)))))
+    return steps
+
+
+@settings(max_examples=40, deadline=None)
+@given(catalogs(), writes())
+def test_the_kept_visibility_follows_every_write(rows, steps):
+    """After any sequence of writes, the visibility the store keeps is the rule's."""
+    import tempfile
+    from pathlib import Path
+
+    from backorder_ops import Store
+
+    rows = [list(r) for r in rows]
+    shop = False
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "kept.duckdb")
+        with store.transaction() as con:
+            store.write_products(con, to_products(rows), merge=False)
+        for kind, change in steps:
+            by_key = {r[0]: r for r in rows}
+            with store.transaction() as con:
+                if kind == "shop":
+                    shop = change
+                    store.write_shop(con, shop)
+                elif kind == "settings":
+                    parents = {
+                        k: v for k, v in change.items() if k in by_key and by_key[k][1] is None
+                    }
+                    for key, value in parents.items():
+                        by_key[key][3] = value
+                    frame = pd.DataFrame(
+                        {"key": list(parents), "new_value": list(parents.values())}
+                    )
+                    store.update_settings(con, frame.astype({"key": "int64", "new_value": bool}))
+                else:
+                    stocks = {k: v for k, v in change.items() if k in by_key}
+                    for key, stock in stocks.items():
+                        by_key[key][2] = stock
+                    merged = [r for r in rows if r[0] in stocks]
+                    if merged:
+                        store.write_products(con, to_products(merged), merge=True)
+            with store.connect(read_only=True) as con:
+                kept = store.visibility(con).set_index("key")["visible"].to_dict()
+            expected = [tuple(r) for r in rows]
+            want = dict(
+                zip([r[0] for r in rows], reference_visibility(expected, shop), strict=True)
+            )
+            assert kept == want, (kind, change)
+
+
+def to_products(rows) -> pd.DataFrame:
+    frame = catalog([tuple(r) for r in rows])
+    return frame.assign(ean=lambda f: f["key"].astype("str"), sku=None, name=None)

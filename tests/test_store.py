@@ -329,3 +329,54 @@ def test_a_version_1_file_is_migrated_and_keeps_its_data(tmp_path):
     with store.connect(read_only=True) as con:
         version = con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
     assert int(version[0]) == store_module.SCHEMA_VERSION
+
+
+def test_a_version_2_file_gets_its_products_visibility_judged(tmp_path):
+    """Schema 3 keeps each product's visibility: a file from before is judged on opening."""
+    import duckdb
+
+    from backorder_ops import store as store_module
+
+    path = tmp_path / "v2.duckdb"
+    con = duckdb.connect(str(path))
+    for statement in [*store_module._SCHEMA, *store_module._MIGRATIONS[1]]:
+        con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    # key, ean, sku, name, parent_key, stock, backorder_allowed
+    con.execute(
+        """INSERT INTO products VALUES
+        (1, '1', NULL, 'in stock', NULL, 3, false),
+        (2, '2', NULL, 'sold out', NULL, 0, false),
+        (3, '3', NULL, 'sold out, backorders', NULL, 0, true),
+        (4, '4', NULL, 'parent', NULL, 9, false),
+        (5, '5', NULL, 'variant, sold out', 4, 0, false)"""
+    )
+    con.close()
+
+    store = Store(path)
+    with store.connect(read_only=True) as con:
+        kept = store.visibility(con).set_index("key")["visible"].to_dict()
+        assert store.visibility_counts(con) == (5, 2)
+        version = con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    # The parent's own stock does not count: its only variant is sold out.
+    assert kept == {1: True, 2: False, 3: True, 4: False, 5: False}
+    assert int(version[0]) == store_module.SCHEMA_VERSION == 3
+
+
+def test_current_visibility_counts_at_once_and_lists_on_demand(tiny):
+    from backorder_ops import StaleError, apply_batch, current_visibility
+
+    shop = current_visibility(db=tiny)
+    assert shop.summary() == {
+        "products": 10, "visible": 7, "hidden": 3, "sell_when_out_of_stock": False,
+    }  # fmt: skip
+    assert sorted(shop.hidden["ean"]) == sorted([JAS_S, KAARS, UPC])
+    assert len(shop.visible) == 7 and shop.visible["visible"].all()
+    assert shop.to_json()["hidden"] == sorted([JAS_S, KAARS, UPC])
+
+    # Lists not read yet are not read from a store that has changed since.
+    later = current_visibility(db=tiny)
+    apply_batch(pd.DataFrame({"EAN": [MOK], "Backorder toegestaan?": ["ja"]}), db=tiny)
+    with pytest.raises(StaleError, match="call current_visibility\\(\\) again"):
+        _ = later.hidden
+    assert shop.hidden["ean"].tolist() == sorted([JAS_S, KAARS, UPC])  # read before: kept
