@@ -23,12 +23,34 @@ BAD_LENGTH = "bad_length"  # catalog only: not 8, 12, 13 or 14 digits
 
 CATALOG_LENGTHS = (8, 12, 13, 14)
 
+# The patterns run on trimmed text, so "$" (which Python also matches before a
+# final newline, RE2 only at the very end) means the same in both: pandas itself
+# hands them to Arrow's RE2 unless a cell holds a newline.
 _SCIENTIFIC = r"^[0-9]+(?:[.,][0-9]*)?[eE][+-]?[0-9]+$"
 _INTEGRAL_DECIMAL = r"^([0-9]+)[.,]0+$"  # "8712345678906.0": a number cell shown as text
+_DIGITS = r"^[0-9]+$"
+_DECIMAL = r"^[0-9]*[.,][0-9]+$"
 # Every kind of space (what Python's \\s matches: non-breaking ones included) and the
 # zero-width ones; a leading apostrophe is Excel's "text" mark. Trimmed by Arrow,
 # which is several times faster than a regular expression per cell.
 _SPACES = "".join(c for c in map(chr, range(0x10000)) if c.isspace()) + "\u200b\ufeff"
+#: Problem codes by number (0: no problem), for a whole column at once.
+_PROBLEMS = (None, EMPTY, SCIENTIFIC, NOT_WHOLE, NOT_DIGITS, TOO_LONG, BAD_LENGTH, BAD_CHECK_DIGIT)
+_PROBLEM_TEXT = pa.array(_PROBLEMS, type=pa.large_string())
+_WEIGHTS = np.array([3, 1] * 6 + [3], dtype=np.int64)
+
+
+def arrow_text(cells: pd.Series) -> pa.Array:
+    """The cells as text in one Arrow array, ``<NA>`` as null (no copy for a ``str`` column)."""
+    return pa.array(cells.astype("str"), type=pa.large_string())
+
+
+def _clean(cells: pd.Series) -> pa.Array:
+    arrow = arrow_text(cells)
+    arrow = pc.utf8_trim(arrow, characters=_SPACES)
+    arrow = pc.replace_substring_regex(arrow, pattern="^'", replacement="", max_replacements=1)
+    arrow = pc.utf8_trim(arrow, characters=_SPACES)
+    return pc.if_else(pc.equal(arrow, ""), pa.scalar(None, pa.large_string()), arrow)
 
 
 def clean_text(cells: pd.Series) -> pd.Series:
@@ -37,12 +59,21 @@ def clean_text(cells: pd.Series) -> pd.Series:
     >>> clean_text(pd.Series([" 'a ", "\u00a0", None])).tolist()
     ['a', nan, nan]
     """
-    arrow = pa.array(cells.astype("str"), type=pa.large_string())
-    arrow = pc.utf8_trim(arrow, characters=_SPACES)
-    arrow = pc.replace_substring_regex(arrow, pattern="^'", replacement="", max_replacements=1)
-    arrow = pc.utf8_trim(arrow, characters=_SPACES)
-    text = arrow.to_pandas().set_axis(cells.index).astype("str")
-    return text.mask(text == "")
+    return pd.Series(_clean(cells), index=cells.index, dtype="str")
+
+
+def _check_digit_ok(digits: pa.Array) -> np.ndarray:
+    # Left-pad to 14 and view the bytes as a matrix: no Python object per cell.
+    padded = pc.utf8_slice_codeunits(pc.utf8_lpad(digits.fill_null(""), 14, "0"), 0, 14)
+    if len(padded) == 0:
+        return np.zeros(0, dtype=bool)
+    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int64)
+    offsets = offsets[padded.offset : padded.offset + len(padded) + 1]
+    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    matrix = data.reshape(-1, 14).astype(np.int64) - ord("0")
+    # Weights 3,1,3,1,... counted from the digit left of the check digit.
+    total = matrix[:, :13] @ _WEIGHTS
+    return (10 - total % 10) % 10 == matrix[:, 13]
 
 
 def check_digit_ok(digits: pd.Series) -> np.ndarray:
@@ -50,14 +81,7 @@ def check_digit_ok(digits: pd.Series) -> np.ndarray:
 
     Vectorised: the strings are left-padded to 14 and viewed as a byte matrix.
     """
-    padded = digits.str.zfill(14).to_numpy(dtype="S14")
-    if len(padded) == 0:
-        return np.zeros(0, dtype=bool)
-    matrix = np.frombuffer(padded.tobytes(), dtype=np.uint8).reshape(-1, 14) - ord("0")
-    # Weights 3,1,3,1,... counted from the digit left of the check digit.
-    weights = np.array([3, 1] * 6 + [3], dtype=np.int64)
-    total = matrix[:, :13].astype(np.int64) @ weights
-    return (10 - total % 10) % 10 == matrix[:, 13]
+    return _check_digit_ok(arrow_text(digits))
 
 
 def normalise_eans(cells: pd.Series, *, catalog: bool = False) -> pd.DataFrame:
@@ -75,33 +99,53 @@ def normalise_eans(cells: pd.Series, *, catalog: bool = False) -> pd.DataFrame:
     >>> normalise_eans(pd.Series(["8712345678906", "12345678905"]))["key"].tolist()
     [8712345678906, 12345678905]
     """
-    text = clean_text(cells)
-    digits = text.str.replace(_INTEGRAL_DECIMAL, r"\1", regex=True)
-    is_digits = digits.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
-    length = digits.str.len().fillna(0).astype("int64")
-
-    problem = pd.Series(pd.NA, index=cells.index, dtype="str")
-    problem = problem.mask(text.isna(), EMPTY)
-    scientific = text.str.fullmatch(_SCIENTIFIC).fillna(False).astype(bool)
-    problem = problem.mask(problem.isna() & scientific, SCIENTIFIC)
-    decimal = digits.str.fullmatch(r"[0-9]*[.,][0-9]+").fillna(False).astype(bool)
-    problem = problem.mask(problem.isna() & decimal, NOT_WHOLE)
-    problem = problem.mask(problem.isna() & ~is_digits, NOT_DIGITS)
-    problem = problem.mask(problem.isna() & (length > 14), TOO_LONG)
-    if catalog:
-        problem = problem.mask(problem.isna() & ~length.isin(CATALOG_LENGTHS), BAD_LENGTH)
-
-    candidates = problem.isna()
-    check_ok = pd.Series(False, index=cells.index)
-    check_ok[candidates] = check_digit_ok(digits[candidates])
-    problem = problem.mask(candidates & ~check_ok, BAD_CHECK_DIGIT)
-
-    valid = problem.isna()
-    key = pd.Series(pd.NA, index=cells.index, dtype="Int64")
-    key[valid] = digits[valid].astype("int64")
-    return pd.DataFrame(
-        {"text": text, "digits": digits.where(is_digits), "key": key, "problem": problem}
+    text = _clean(cells)
+    filled = text.is_valid().to_numpy(zero_copy_only=False)
+    # Most cells are digits already: the regular expressions only run on the others.
+    is_digits = pc.ascii_is_decimal(text).fill_null(False).to_numpy(zero_copy_only=False)
+    other = np.flatnonzero(filled & ~is_digits)
+    other_text = text.take(other)
+    other_digits = pc.replace_substring_regex(other_text, _INTEGRAL_DECIMAL, r"\1")
+    digits = pc.replace_with_mask(text, pa.array(filled & ~is_digits), other_digits)
+    is_digits[other] = (
+        pc.ascii_is_decimal(other_digits).fill_null(False).to_numpy(zero_copy_only=False)
     )
+    length = pc.utf8_length(digits).fill_null(0).to_numpy(zero_copy_only=False)
+
+    # Each cell's problem code: the first that holds, in the order of _PROBLEMS (0: none).
+    code = np.zeros(len(text), dtype=np.int8)
+    code[~filled] = _PROBLEMS.index(EMPTY)
+    other_code = np.full(len(other), _PROBLEMS.index(NOT_DIGITS), dtype=np.int8)
+    other_code[is_digits[other]] = 0
+    other_code[_matches(other_digits, _DECIMAL)] = _PROBLEMS.index(NOT_WHOLE)
+    other_code[_matches(other_text, _SCIENTIFIC)] = _PROBLEMS.index(SCIENTIFIC)
+    code[other] = other_code
+    rules = [(length > 14, TOO_LONG)]
+    if catalog:
+        rules.append((~np.isin(length, CATALOG_LENGTHS), BAD_LENGTH))
+    for broken, problem in rules:
+        code[(code == 0) & broken] = _PROBLEMS.index(problem)
+    candidates = np.flatnonzero(code == 0)
+    checked = _check_digit_ok(digits.take(candidates))
+    code[candidates[~checked]] = _PROBLEMS.index(BAD_CHECK_DIGIT)
+
+    valid = code == 0
+    key = np.zeros(len(text), dtype=np.int64)
+    key[valid] = pc.cast(digits.filter(valid), pa.int64()).to_numpy()
+    return pd.DataFrame(
+        {
+            "text": pd.array(text, dtype="str"),
+            "digits": pd.array(pc.if_else(is_digits, digits, None), dtype="str"),
+            "key": pd.arrays.IntegerArray(key, ~valid),
+            "problem": pd.array(_PROBLEM_TEXT.take(code), dtype="str"),
+        },
+        index=cells.index,
+    )
+
+
+def _matches(text: pa.Array, pattern: str) -> np.ndarray:
+    """Where ``text`` matches an anchored ``pattern`` (False where null)."""
+    return pc.match_substring_regex(text, pattern).fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def describe_problem(problem: str) -> str:
