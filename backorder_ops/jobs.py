@@ -32,7 +32,7 @@ from .batch import (
 from .errors import BackorderOpsError, DatabaseBusyError, StructureError
 from .reading import Grid
 from .store import Store
-from .visibility import as_store
+from .visibility import as_store, families_for
 
 FINAL_STATUSES = ("done", "failed", "refused")
 MAX_ATTEMPTS = 3
@@ -176,9 +176,10 @@ def run_batch(
     result = None
     try:
         sheet = load_sheet(store, batch_id, record)
+        cells = sheet.rows["ean_given"]
         with store.connect(read_only=True) as con:
             products, shop, revision = (
-                store.read_products(con), store.read_shop(con), store.revision(con)
+                families_for(store, con, cells), store.read_shop(con), store.revision(con)
             )  # fmt: skip
         result = evaluate(sheet, products, shop, strict=bool(record["strict"]), progress=reporter)
         with store.transaction() as con:
@@ -186,7 +187,7 @@ def run_batch(
                 # The catalog changed while the rows were classified: classify again,
                 # now inside the transaction that applies them.
                 result = evaluate(
-                    sheet, store.read_products(con), store.read_shop(con),
+                    sheet, families_for(store, con, cells), store.read_shop(con),
                     strict=bool(record["strict"]),
                 )  # fmt: skip
             _fill(result, record, batch_id)

@@ -346,15 +346,19 @@ class Store:
         frame = products[PRODUCT_COLUMNS]  # noqa: F841 - read by DuckDB below
         self._bump_revision(con)
         if not merge:
+            # Judged on the way in: cheaper than updating every row after.
             con.execute("DELETE FROM products")
-            con.execute("INSERT INTO products BY NAME SELECT * FROM frame")
-        else:
             con.execute(
-                "INSERT INTO products BY NAME SELECT * FROM frame ON CONFLICT (key) DO UPDATE "
-                "SET ean = excluded.ean, sku = excluded.sku, name = excluded.name, "
-                "parent_key = excluded.parent_key, stock = excluded.stock, "
-                "backorder_allowed = excluded.backorder_allowed"
+                "INSERT INTO products BY NAME SELECT f.*, j.visible FROM frame f "
+                f"JOIN ({_judge_sql(self.read_shop(con), table='frame')}) j ON j.key = f.key"
             )
+            return
+        con.execute(
+            "INSERT INTO products BY NAME SELECT * FROM frame ON CONFLICT (key) DO UPDATE "
+            "SET ean = excluded.ean, sku = excluded.sku, name = excluded.name, "
+            "parent_key = excluded.parent_key, stock = excluded.stock, "
+            "backorder_allowed = excluded.backorder_allowed"
+        )
         self._judge(con)
 
     def update_settings(self, con: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
@@ -594,13 +598,14 @@ class Store:
         return _record(record), rows, changes
 
 
-def _judge_sql(shop: bool, owners: str | None = None) -> str:
+def _judge_sql(shop: bool, owners: str | None = None, table: str = "products") -> str:
     """A query of ``key``, ``ean`` and ``visible`` by the rule, for all or some owners.
 
     The rule is :func:`backorder_ops.rules.is_visible` itself, turned into a SQL
     expression; this only applies it to units and takes the OR over a parent's
     variants, as :func:`~backorder_ops.rules.compute_visibility` does. With
-    ``owners`` (a table of ``key``), only those owners' families are judged.
+    ``owners`` (a table of ``key``), only those owners' families are judged; ``table``
+    is where the products are read from.
     """
     rule = is_visible(
         duckdb.ColumnExpression("stock"),
@@ -612,7 +617,7 @@ def _judge_sql(shop: bool, owners: str | None = None) -> str:
         WITH units AS (
             SELECT p.key, p.ean, p.parent_key,
                    coalesce(o.backorder_allowed, false) AS owner_backorder, p.stock
-            FROM products p LEFT JOIN products o ON o.key = coalesce(p.parent_key, p.key)
+            FROM {table} p LEFT JOIN {table} o ON o.key = coalesce(p.parent_key, p.key)
             {where}
         ), judged AS (
             SELECT key, ean, parent_key, {rule} AS visible FROM units

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from . import ean as ean_mod
 from .errors import StaleError
 from .rules import compute_visibility, diff_visibility
 from .store import Store, now
@@ -28,8 +29,21 @@ def lookup(table: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
     array fails in pandas 3 on some indexes.)
     """
     positions = table.index.get_indexer(keys.fillna(-1).to_numpy(dtype="int64"))
+    if table.empty:  # nothing to find (a batch that names no product)
+        table = table.reindex([-1])
     found = table.iloc[positions.clip(min=0)].set_axis(keys.index)
     return found.where(pd.Series(positions >= 0, index=keys.index), axis=0)
+
+
+def families_for(store: Store, con, ean_cells: pd.Series) -> pd.DataFrame:
+    """The part of the catalog a batch needs: the families of the products it names.
+
+    A family is a parent with all its variants, or a standalone product; what a
+    setting changes is decided inside the family, so a batch is classified and its
+    visibility changes worked out on these products only, not the whole catalog.
+    """
+    keys = ean_mod.normalise_eans(ean_cells)["key"].dropna()
+    return store.read_families(con, keys.to_numpy(dtype="int64"))
 
 
 def describe_products(products: pd.DataFrame, keys) -> pd.DataFrame:
