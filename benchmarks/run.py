@@ -231,12 +231,22 @@ def tk_visibility(big: bool) -> Setup:
         db = bench.db_big if big else bench.db
 
         def body():
-            shop = bo.current_visibility(db=str(db))
-            return _visible_counts(shop.products["visible"])
+            s = bo.current_visibility(db=str(db)).summary()
+            return {"visible": s["visible"], "hidden": s["hidden"]}
 
         return body
 
     return setup
+
+
+def tk_visibility_flags(bench: Bench):
+    import backorder_ops as bo
+
+    def body():
+        # Every product's flag and EAN, as the JSON output lists them.
+        return _visible_counts(bo.current_visibility(db=str(bench.db)).flags["visible"])
+
+    return body
 
 
 def bl_visibility(big: bool) -> Setup:
@@ -492,6 +502,12 @@ STAGES = [
     Stage("load_csv", "load export, {catalog} .csv", tk_load("csv"), bl_load("csv")),
     Stage("visibility", "visibility, {catalog}", tk_visibility(False), bl_visibility(False)),
     Stage("visibility_big", "visibility, {big}", tk_visibility(True), bl_visibility(True)),
+    Stage(
+        "visibility_flags",
+        "visibility, every product's flag and EAN read, {catalog}",
+        tk_visibility_flags,
+        bl_visibility(False),
+    ),
     Stage(
         "ref_count_flags",
         "reference: bare DuckDB count(*) GROUP BY stock > 0, setting, {big}",
