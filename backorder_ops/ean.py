@@ -42,14 +42,16 @@ _WEIGHTS = np.array([3, 1] * 6 + [3], dtype=np.int64)
 
 def arrow_text(cells: pd.Series) -> pa.Array:
     """The cells as text in one Arrow array, ``<NA>`` as null (no copy for a ``str`` column)."""
-    return pa.array(cells.astype("str"), type=pa.large_string())
+    arrow = pa.array(cells.astype("str"), type=pa.large_string())
+    return arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
 
 
 def _clean(cells: pd.Series) -> pa.Array:
-    arrow = arrow_text(cells)
-    arrow = pc.utf8_trim(arrow, characters=_SPACES)
-    arrow = pc.replace_substring_regex(arrow, pattern="^'", replacement="", max_replacements=1)
-    arrow = pc.utf8_trim(arrow, characters=_SPACES)
+    arrow = pc.utf8_trim(arrow_text(cells), characters=_SPACES)
+    marked = pc.starts_with(arrow, "'")
+    if marked.true_count:  # few cells: drop their mark and trim them again
+        unmarked = pc.utf8_slice_codeunits(arrow.filter(marked), 1)
+        arrow = pc.replace_with_mask(arrow, marked, pc.utf8_trim(unmarked, characters=_SPACES))
     return pc.if_else(pc.equal(arrow, ""), pa.scalar(None, pa.large_string()), arrow)
 
 
@@ -64,7 +66,7 @@ def clean_text(cells: pd.Series) -> pd.Series:
 
 def _check_digit_ok(digits: pa.Array) -> np.ndarray:
     # Left-pad to 14 and view the bytes as a matrix: no Python object per cell.
-    padded = pc.utf8_slice_codeunits(pc.utf8_lpad(digits.fill_null(""), 14, "0"), 0, 14)
+    padded = pc.utf8_lpad(digits.fill_null(""), 14, "0")
     if len(padded) == 0:
         return np.zeros(0, dtype=bool)
     offsets = np.frombuffer(padded.buffers()[1], dtype=np.int64)
@@ -81,7 +83,7 @@ def check_digit_ok(digits: pd.Series) -> np.ndarray:
 
     Vectorised: the strings are left-padded to 14 and viewed as a byte matrix.
     """
-    return _check_digit_ok(arrow_text(digits))
+    return _check_digit_ok(pc.utf8_slice_codeunits(arrow_text(digits), 0, 14))
 
 
 def normalise_eans(cells: pd.Series, *, catalog: bool = False) -> pd.DataFrame:

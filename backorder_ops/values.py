@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .ean import arrow_text
+
 TRUE_WORDS = frozenset({"1", "ja", "j", "yes", "y", "true", "waar"})  # WAAR: Dutch Excel
 FALSE_WORDS = frozenset({"0", "nee", "n", "no", "false", "onwaar"})
 # A number cell read as text ("1.0"), or typed with a Dutch decimal comma ("1,0").
@@ -17,7 +19,9 @@ FALSE_WORDS = frozenset({"0", "nee", "n", "no", "false", "onwaar"})
 _ONE_OR_ZERO = r"^([01])[.,]0*$"
 _TRUE = pa.array(sorted(TRUE_WORDS), type=pa.large_string())
 _FALSE = pa.array(sorted(FALSE_WORDS), type=pa.large_string())
-_PROBLEMS = pa.array([None, "missing", "invalid"], type=pa.large_string())
+_EMPTY = pa.array([""], type=pa.large_string())
+#: Problem text by code (see parse_flags).
+_PROBLEMS = pa.array([None, None, "missing", "invalid"], type=pa.large_string())
 
 ACCEPTED = "1 or ja (allowed), 0 or nee (not allowed)"
 
@@ -32,18 +36,19 @@ def parse_flags(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     >>> value.tolist(), problem.tolist()
     ([True, False, True, <NA>, <NA>], [nan, nan, nan, 'missing', 'invalid'])
     """
-    words = pc.utf8_trim_whitespace(pa.array(text.astype("str"), type=pa.large_string()))
-    words = _casefold(words)
+    # A column holds few distinct cells: each is parsed once, then looked up per row.
+    cells = pc.dictionary_encode(arrow_text(text))
+    words = _casefold(pc.utf8_trim_whitespace(cells.dictionary))
     words = pc.replace_substring_regex(words, _ONE_OR_ZERO, r"\1")
-    is_true = _in(words, _TRUE)
-    is_false = _in(words, _FALSE)
-    missing = pc.or_kleene(words.is_null(), pc.equal(words, "")).fill_null(True)
-    missing = missing.to_numpy(zero_copy_only=False)
-    problem = np.where(missing, 1, np.where(is_true | is_false, 0, 2)).astype(np.int8)
-    value = pd.arrays.BooleanArray(is_true, ~(is_true | is_false))
+    # Per distinct cell: 0 true, 1 false, 2 missing, 3 invalid; an empty cell (null) is missing.
+    code = np.select(
+        [_in(words, _TRUE), _in(words, _FALSE), _in(words, _EMPTY)], [0, 1, 2], 3
+    ).astype(np.int8)
+    code = np.append(code, np.int8(2))[cells.indices.fill_null(-1).to_numpy()]
+    value = pd.arrays.BooleanArray(code == 0, code > 1)
     return (
         pd.Series(value, index=text.index),
-        pd.Series(pd.array(_PROBLEMS.take(problem), dtype="str"), index=text.index),
+        pd.Series(pd.array(_PROBLEMS.take(code), dtype="str"), index=text.index),
     )
 
 
