@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from .ean import clean_text
 from .errors import StructureError
@@ -22,6 +23,11 @@ from .errors import StructureError
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 DELIMITERS = ",;\t"
+# Where fastexcel's error text is calamine's wrapped in its own words.
+_ENGINE_PREFIXES = re.compile(
+    r"^(?:calamine error: )?(?:(?:Xlsx|Xlsb|Xls|Ods) error: )?(?:(?:Zip|Xml) error: )?"
+)
+_ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 def column_letter(index: int) -> str:
@@ -88,8 +94,8 @@ def read_grid(
 ) -> Grid:
     """Read a file (by path), file contents (bytes with ``name``) or a DataFrame.
 
-    Spreadsheets are read with python-calamine, every cell as text so that EANs
-    keep their digits; CSV and TSV files have their delimiter sniffed.
+    Spreadsheets are read with fastexcel (.ods with python-calamine), every cell as
+    text so that EANs keep their digits; CSV and TSV files have their delimiter sniffed.
     """
     if isinstance(source, pd.DataFrame):
         return _grid_from_frame(source, name or "table")
@@ -170,20 +176,69 @@ def _decode(raw: bytes, name: str) -> str:
     raise StructureError(f"{name}: the text is neither UTF-8 nor Windows-1252.")
 
 
-def _read_spreadsheet(data, label: str, sheet: str | None) -> Grid:
+def _read_spreadsheet(data: Path | io.BytesIO, label: str, sheet: str | None) -> Grid:
+    if _is_ods(data):
+        return _read_with_calamine(data, label, sheet)
+    import fastexcel
+
+    try:
+        workbook = fastexcel.read_excel(
+            data.getvalue() if isinstance(data, io.BytesIO) else str(data)
+        )
+        names = workbook.sheet_names
+    except Exception as error:  # fastexcel passes on calamine's errors for corrupt files
+        raise _unreadable(label, error) from None
+    _check_sheet(names, label, sheet)
+    try:
+        # Every column as text, never inferred: a column whose first cells are
+        # numbers would otherwise lose the zeros of a later text EAN "0012...".
+        # No header and skip_rows=0 keep the empty rows above the data, so the
+        # row numbers stay the ones the user sees.
+        loaded = workbook.load_sheet(
+            sheet or names[0], header_row=None, skip_rows=0, dtypes="string"
+        )
+        batch = loaded.to_arrow()
+    except Exception as error:
+        raise _unreadable(label, error) from None
+    cells = _place_columns(batch, [c.absolute_index for c in loaded.selected_columns])
+    return _finish(cells, _sheet_label(label, sheet), "spreadsheet")
+
+
+def _is_ods(data: Path | io.BytesIO) -> bool:
+    """An OpenDocument spreadsheet, by its suffix or (for bytes) its ``mimetype`` entry.
+
+    fastexcel reads an ODS time or duration cell as empty; python-calamine keeps it.
+    """
+    if isinstance(data, io.BytesIO):
+        return _ODS_MIMETYPE in data.getbuffer()[:100].tobytes()
+    return data.suffix.lower() == ".ods"
+
+
+def _read_with_calamine(data: Path | io.BytesIO, label: str, sheet: str | None) -> Grid:
     from python_calamine import CalamineWorkbook
 
     try:
         workbook = (
             CalamineWorkbook.from_object(data)
             if isinstance(data, io.BytesIO)
-            else (CalamineWorkbook.from_path(str(data)))
+            else CalamineWorkbook.from_path(str(data))
         )
     except Exception as error:  # calamine raises its own types for corrupt files
-        raise StructureError(
-            f"{label}: cannot be read as a spreadsheet ({_first_line(error)})."
-        ) from None
+        raise _unreadable(label, error) from None
     names = workbook.sheet_names
+    _check_sheet(names, label, sheet)
+    if isinstance(data, io.BytesIO):
+        data.seek(0)
+    try:
+        cells = pd.read_excel(
+            data, sheet_name=sheet or names[0], header=None, dtype="str", engine="calamine"
+        )
+    except Exception as error:
+        raise _unreadable(label, error) from None
+    return _finish(cells, _sheet_label(label, sheet), "spreadsheet")
+
+
+def _check_sheet(names: list[str], label: str, sheet: str | None) -> None:
     if not names:
         raise StructureError(f"{label}: the workbook has no sheets.")
     if sheet is not None and sheet not in names:
@@ -192,18 +247,35 @@ def _read_spreadsheet(data, label: str, sheet: str | None) -> Grid:
             + ", ".join(f"'{n}'" for n in names)
             + "."
         )
-    if isinstance(data, io.BytesIO):
-        data.seek(0)
-    try:
-        cells = pd.read_excel(
-            data, sheet_name=sheet or names[0], header=None, dtype="str", engine="calamine"
-        )
-    except Exception as error:
-        raise StructureError(
-            f"{label}: cannot be read as a spreadsheet ({_first_line(error)})."
-        ) from None
-    shown = label if sheet is None else f"{label}, sheet '{sheet}'"
-    return _finish(cells, shown, "spreadsheet")
+
+
+def _sheet_label(label: str, sheet: str | None) -> str:
+    return label if sheet is None else f"{label}, sheet '{sheet}'"
+
+
+def _unreadable(label: str, error: Exception) -> StructureError:
+    # fastexcel wraps calamine's message ("calamine error: Xlsx error: Zip error:
+    # invalid Zip archive: ..."); python-calamine gave the inner part, kept as before.
+    reason = _ENGINE_PREFIXES.sub("", _first_line(error))
+    return StructureError(f"{label}: cannot be read as a spreadsheet ({reason}).")
+
+
+def _place_columns(batch: pa.RecordBatch, positions: list[int]) -> pd.DataFrame:
+    """Columns read by fastexcel at their place in the sheet, 0 being column A.
+
+    fastexcel leaves out the empty columns left of the data (it keeps empty rows
+    above it with ``skip_rows=0``); ``positions`` are the columns' absolute indices,
+    so that data starting in column B is still column 1, "B", in messages.
+    """
+    rows = pd.RangeIndex(batch.num_rows)
+    width = max(positions, default=-1) + 1
+    empty = pd.Series(pd.NA, index=rows, dtype="str")
+    placed = dict.fromkeys(range(width), empty)
+    for position, column in zip(positions, batch.columns, strict=True):
+        # pyarrow gives pandas' "str" dtype without copying the text; cast otherwise.
+        text = column.to_pandas().set_axis(rows)
+        placed[position] = text if text.dtype == "str" else text.astype("str")
+    return pd.DataFrame(placed, index=rows)
 
 
 def _grid_from_frame(frame: pd.DataFrame, name: str) -> Grid:
