@@ -6,7 +6,9 @@ operations over all rows, no Python loop over the data.
 
 from __future__ import annotations
 
+import functools
 import html
+import itertools
 import json
 import os
 import re
@@ -16,13 +18,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as arrow
+import pyarrow.compute as pc
 
 from . import ean as ean_mod
 from .errors import StructureError
 from .reading import Grid, find_columns, read_grid, read_text
 from .store import Store
 from .values import ACCEPTED, parse_flags
-from .visibility import as_store, lookup, visibility_changes
+from .visibility import as_store, visibility_changes
 
 SYNONYMS = {
     "ean": {"ean", "ean-code", "ean code", "gtin", "barcode"},
@@ -157,175 +161,347 @@ def classify_rows(
     ``progress(done, total)`` is called as rows are matched, a chunk at a time.
     """
     rows = sheet.rows
-    index = rows.index
-    catalog = products.set_index("key")[["ean", "name", "parent_key", "backorder_allowed"]]
-    # Each row's EAN, value and product are worked out a chunk of rows at a time
+    # Each row's EAN and value are worked out a chunk of rows at a time
     # (vectorised within a chunk) so that a long batch can report progress;
-    # duplicates and statuses need all rows and are decided after.
+    # matching, duplicates and statuses need all rows and are decided after.
     parts = []
     chunk_rows = chunk_rows or CHUNK_ROWS
     for start in range(0, len(rows), chunk_rows):
         part = rows.iloc[start : start + chunk_rows]
-        part_eans = ean_mod.normalise_eans(part["ean_given"])
-        part_value, part_problem = parse_flags(part["value_given"])
-        parts.append((part_eans, part_value, part_problem))
+        parts.append((ean_mod.normalise_eans(part["ean_given"]), *parse_flags(part["value_given"])))
         if progress is not None:
             progress(min(start + chunk_rows, len(rows)), len(rows))
-    if parts:
-        eans = pd.concat([p[0] for p in parts])
-        value = pd.concat([p[1] for p in parts])
-        value_problem = pd.concat([p[2] for p in parts])
+    if len(parts) == 1:
+        eans, value, value_problem = parts[0]
+    elif parts:
+        eans, value, value_problem = (pd.concat(p) for p in zip(*parts, strict=True))
     else:
         eans = ean_mod.normalise_eans(rows["ean_given"])
         value, value_problem = parse_flags(rows["value_given"])
-    match = eans[["key"]].join(catalog, on="key")
-    found = match["ean"].notna()
-    is_variant = found & match["parent_key"].notna()
 
+    # Each row's product as a position in the catalog (-1: none), found with numpy:
+    # a pandas join against a million products costs more than all the rest.
+    keys = eans["key"].to_numpy(dtype="int64", na_value=-1)
+    catalog_keys = products["key"].to_numpy(dtype="int64")
+    position = np.full(len(rows), -1, dtype=np.int64)
+    valid = eans["key"].notna().to_numpy()
+    position[valid] = _positions(catalog_keys, keys[valid])
+    catalog_ean = ean_mod.arrow_text(products["ean"])
+    ean = _take(catalog_ean, position)
+    found = ean.is_valid().to_numpy(zero_copy_only=False)
+    position[~found] = -1
+    at = position[found]
+    parent_key = np.full(len(rows), -1, dtype=np.int64)
+    parent_key[found] = products["parent_key"].array.take(at).to_numpy("int64", na_value=-1)
+    is_variant = parent_key >= 0
+    current = np.zeros(len(rows), dtype=bool)
+    current[found] = products["backorder_allowed"].to_numpy(dtype=bool)[at]
+    is_true = value.to_numpy(dtype=bool, na_value=False)
+
+    # The first reason that holds, as its number in REASONS counted from 1 (0: none).
     conditions = [
-        eans["problem"] == ean_mod.EMPTY,
-        eans["problem"].notna(),
+        eans["text"].isna().to_numpy(),
+        eans["problem"].notna().to_numpy(),
         ~found,
         is_variant,
-        value_problem == "missing",
-        value_problem == "invalid",
+        (value_problem == "missing").to_numpy(),
+        (value_problem == "invalid").to_numpy(),
     ]
-    reason = pd.Series(
-        np.select([c.fillna(False).to_numpy(dtype=bool) for c in conditions], REASONS[:6], ""),
-        index=index,
-        dtype="str",
-    ).replace("", pd.NA)
-    candidate = reason.isna()
-    key = eans["key"]
-    distinct = value[candidate].astype("int8").groupby(key[candidate]).transform("nunique")
-    conflict = pd.Series(False, index=index)
-    conflict[candidate] = (distinct > 1).to_numpy()
-    reason = reason.mask(conflict, "conflicting_duplicate")
-    candidate &= ~conflict
+    reason = np.select(conditions, range(1, len(conditions) + 1), 0).astype(np.int8)
+    # The same product with both values: all of its rows are rejected.
+    candidates = np.flatnonzero(reason == 0)
+    product = position[candidates]
+    has_true = np.zeros(len(catalog_keys), dtype=bool)
+    has_true[product[is_true[candidates]]] = True
+    has_false = np.zeros(len(catalog_keys), dtype=bool)
+    has_false[product[~is_true[candidates]]] = True
+    conflict = candidates[has_true[product] & has_false[product]]
+    reason[conflict] = REASONS.index("conflicting_duplicate") + 1
+    candidate = reason == 0
+    # A product's first row is the one that may change it; later rows repeat it.
+    candidates = np.flatnonzero(candidate)
+    first = np.zeros(len(rows), dtype=bool)
+    first[candidates] = ~pd.Series(position[candidates]).duplicated().to_numpy()
+    applied = first & (is_true != current)
+    status = np.where(applied, 2, np.where(candidate, 1, 0)).astype(np.int8)
 
-    current = match["backorder_allowed"].astype("boolean")
-    first = candidate & ~(key.where(candidate).duplicated(keep="first") & candidate)
-    applied = first & (value != current).fillna(False).astype(bool)
-    status = pd.Series("rejected", index=index, dtype="str")
-    status = status.mask(candidate, "unchanged").mask(applied, "applied")
-
-    parent_of = lookup(catalog[["ean", "name"]], match["parent_key"])
+    row = rows.index.to_numpy(dtype="int64")
+    text = ean_mod.arrow_text(eans["text"])
+    ean = pc.coalesce(ean, text)
+    digits = ean_mod.arrow_text(eans["digits"])
+    restored = pc.less(pc.utf8_length(digits), pc.utf8_length(ean)).fill_null(False)
+    first_row = np.zeros(len(catalog_keys), dtype=np.int64)
+    first_row[position[first]] = row[first]
+    facts = _Facts(
+        sheet=sheet,
+        row=row,
+        text=text,
+        ean=ean,
+        value=is_true,
+        old_value=current,
+        value_given=ean_mod.arrow_text(rows["value_given"]),
+        problem=ean_mod.arrow_text(eans["problem"]),
+        position=position,
+        parent_key=parent_key,
+        restored=found & restored.to_numpy(zero_copy_only=False),
+        catalog_keys=catalog_keys,
+        catalog_ean=catalog_ean,
+        catalog_name=ean_mod.arrow_text(products["name"]),
+        first_row=first_row,
+    )
+    case = np.where(reason > 0, reason + 2, np.where(applied, 0, np.where(first, 1, 2)))
     classified = pd.DataFrame(
         {
-            "row": index.to_numpy(dtype="int64"),
-            "ean_given": rows["ean_given"],
-            "ean": match["ean"].fillna(eans["text"]).astype("str"),
-            "key": key.where(found),
-            "value_given": rows["value_given"],
-            "value": value,
-            "old_value": current.where(found & ~is_variant),
-            "new_value": value.where(candidate),
-            "status": status,
-            "reason": reason,
-        },
-        index=index,
+            "row": row,
+            "ean_given": rows["ean_given"].array,
+            "ean": pd.array(ean, dtype="str"),
+            "key": pd.arrays.IntegerArray(keys, ~found),
+            "value_given": rows["value_given"].array,
+            "value": value.array,
+            "old_value": pd.arrays.BooleanArray(current, ~(found & ~is_variant)),
+            "new_value": pd.arrays.BooleanArray(is_true, ~candidate),
+            "status": pd.array(_STATUS_TEXT.take(status), dtype="str"),
+            "reason": pd.array(_REASON_TEXT.take(reason), dtype="str"),
+            "message": pd.array(_messages(facts, case), dtype="str"),
+        }
     )
-    classified["message"] = _messages(
-        classified, sheet, eans, match, parent_of, value_problem, first
-    )
-    classified = classified.reset_index(drop=True)
     return ROWS_SCHEMA.validate(classified)
 
 
-def _messages(rows, sheet, eans, match, parent_of, value_problem, first) -> pd.Series:
-    """One sentence per row, from the template of its case, built for those rows only."""
+def _positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where each wanted key is in ``keys`` (unique), -1 where it is not there."""
+    if len(keys) == 0:
+        return np.full(len(wanted), -1, dtype=np.int64)
+    if (keys[1:] > keys[:-1]).all():
+        # The store reads products by key: a binary search of the sorted distinct
+        # wanted keys walks the catalog once, which beats hashing a million keys.
+        codes, distinct = pd.factorize(wanted, sort=True)
+        where = np.searchsorted(keys, distinct).clip(max=len(keys) - 1)
+        return np.where(keys[where] == distinct, where, -1)[codes]
+    return pd.Index(keys).get_indexer(wanted)
+
+
+def _take(values: arrow.Array, position: np.ndarray) -> arrow.Array:
+    """``values`` at each position, null where the position is -1."""
+    found = position >= 0
+    if found.all():
+        return values.take(position)
+    if not found.any():
+        return arrow.nulls(len(position), type=values.type)
+    # Cheaper than a take with null positions.
+    taken = values.take(np.maximum(position, 0))
+    return pc.if_else(found, taken, arrow.scalar(None, type=values.type))
+
+
+@dataclass
+class _Facts:
+    """What the messages of a batch are made of: per row, or per catalog product."""
+
+    sheet: BatchSheet
+    row: np.ndarray
+    text: arrow.Array  # the EAN cell as trimmed
+    ean: arrow.Array  # the catalog's EAN where matched, else the cell as trimmed
+    value: np.ndarray
+    old_value: np.ndarray
+    value_given: arrow.Array
+    problem: arrow.Array  # the EAN's problem code
+    position: np.ndarray  # of the row's product in the catalog (-1: none)
+    parent_key: np.ndarray  # of the row's product (-1: none)
+    restored: np.ndarray  # matched only once the leading zeros Excel dropped were put back
+    catalog_keys: np.ndarray  # per product
+    catalog_ean: arrow.Array  # per product
+    catalog_name: arrow.Array  # per product
+    first_row: np.ndarray  # per product: the row where it first appears unrejected
+
+
+#: Message cases: one per status the row may have, then one per reason (as REASONS).
+_CASES = ("applied", "already", "repeat", *REASONS)
+_STATUS_TEXT = arrow.array(("rejected", "unchanged", "applied"), type=arrow.large_string())
+_REASON_TEXT = arrow.array((None, *REASONS), type=arrow.large_string())
+_YES_NO = ("nee", "ja")
+
+
+def _messages(facts: _Facts, case: np.ndarray) -> arrow.Array:
+    """One sentence per row, from the template of its case, built for those rows only.
+
+    A template gives the parts of its sentence: text, or Arrow arrays of text for the
+    rows of its case; Arrow joins them. The sentences are put back in row order.
+    """
     setting = "'Backorders toegestaan'"
-    yes_no = {True: "ja", False: "nee"}
-    case = rows["reason"].fillna(rows["status"])
-    unchanged = case == "unchanged"
-    case = case.mask(unchanged & first, "already").mask(unchanged & ~first, "repeat")
-    # The row where each product first appears, for repeats.
-    first_row = rows["row"].where(first).groupby(rows["key"]).transform("first")
 
     def named(f):
-        return f["ean"] + (" (" + f["name"] + ")").fillna("")
-
-    def conflict_rows(f):
-        # All rows of the same product, for each conflicting row.
-        return f.groupby("key")["row"].transform(lambda s: ", ".join(map(str, s)))
-
-    def ean_cell(f):
-        return sheet.grid.cell_names(sheet.fields["ean"], f["row"])
-
-    def value_cell(f):
-        return sheet.grid.cell_names(sheet.fields["value"], f["row"])
+        return f.ean, *_bracketed(f.name)
 
     templates = {
         "applied": lambda f: (
-            setting + " changes from " + f["old_value"].map(yes_no).astype("str") + " to "
-            + f["value"].map(yes_no).astype("str") + " for " + named(f) + "."
+            _worded(lambda old, new: f"{setting} changes from {old} to {new} for ",
+                    f.old_value, f.value),
+            *named(f), ".",
         ),
         "already": lambda f: (
-            named(f) + " already has " + setting + " = " + f["value"].map(yes_no).astype("str")
-            + "; nothing changes."
+            *named(f),
+            _worded(lambda new: f" already has {setting} = {new}; nothing changes.", f.value),
         ),
         "repeat": lambda f: (
-            "repeats row " + f["first_row"].astype("Int64").astype("str") + " for " + named(f)
-            + " with the same value; nothing more changes."
+            "repeats row ", _text(f.first_row), " for ", *named(f),
+            " with the same value; nothing more changes.",
         ),
         "missing_ean": lambda f: (
-            "the EAN (" + ean_cell(f) + ") is empty while a value is filled in."
+            "the EAN (", f.ean_cell, ") is empty while a value is filled in."
         ),
         "invalid_ean": lambda f: (
-            "the EAN '" + f["text"] + "' (" + ean_cell(f) + ") "
-            + f["problem"].map(ean_mod.describe_problem).astype("str") + "."
+            "the EAN '", f.text, "' (", f.ean_cell, ") ", f.described_problem, "."
         ),
         "unknown_ean": lambda f: (
-            "no product in the catalog has EAN '" + f["text"] + "' (" + ean_cell(f) + ")."
+            "no product in the catalog has EAN '", f.text, "' (", f.ean_cell, ")."
         ),
         "variant_not_allowed": lambda f: (
-            named(f) + " is a variant; " + setting + " can only be set on parent products. "
-            "Use the parent's EAN " + f["parent_ean"]
-            + (" (" + f["parent_name"] + ")").fillna("") + " instead."
+            *named(f), " is a variant; ", setting, " can only be set on parent products. ",
+            "Use the parent's EAN ", f.parent_ean, *_bracketed(f.parent_name), " instead.",
         ),
         "missing_value": lambda f: (
-            "the value (" + value_cell(f) + ") is empty; fill in " + ACCEPTED + "."
+            "the value (", f.value_cell, ") is empty; fill in ", ACCEPTED, "."
         ),
         "invalid_value": lambda f: (
-            "'" + f["value_given"] + "' (" + value_cell(f) + ") is not a valid value; use "
-            + ACCEPTED + "."
+            "'", f.value_given, "' (", f.value_cell, ") is not a valid value; use ", ACCEPTED,
+            ".",
         ),
         "conflicting_duplicate": lambda f: (
-            named(f) + " appears on rows " + conflict_rows(f) + " with different values; "
-            "none of these rows is applied, as it is not clear which one was meant."
+            *named(f), " appears on rows ", f.conflict_rows, " with different values; ",
+            "none of these rows is applied, as it is not clear which one was meant.",
         ),
     }  # fmt: skip
-    facts = pd.DataFrame(
-        {
-            "row": rows["row"],
-            "key": rows["key"],
-            "ean": rows["ean"],
-            "name": match["name"].astype("str"),
-            "value": rows["value"],
-            "old_value": rows["old_value"],
-            "value_given": rows["value_given"].astype("str"),
-            "text": eans["text"].fillna(""),
-            "problem": eans["problem"],
-            "parent_ean": parent_of["ean"].astype("str"),
-            "parent_name": parent_of["name"].astype("str"),
-            "first_row": first_row,
-        }
-    )
-    message = pd.Series(pd.NA, index=rows.index, dtype="str")
-    for name, template in templates.items():
-        chosen = case == name
-        if chosen.any():
-            message[chosen] = template(facts[chosen]).to_numpy()
-    # A match found only once the zeros Excel dropped were put back is worth a word.
-    restored = rows["key"].notna() & (eans["digits"].str.len() < rows["ean"].str.len()).fillna(
-        False
-    ).astype(bool)
-    if restored.any():
-        message[restored] = (
-            message[restored] + " (EAN '" + facts.loc[restored, "text"] + "' matched "
-            + rows.loc[restored, "ean"] + " after restoring the leading zeros that Excel dropped.)"
-        ).to_numpy()  # fmt: skip
-    return "Row " + rows["row"].astype("str") + ": " + message
+    messages, order = [], []
+    for number, name in enumerate(_CASES):
+        chosen = np.flatnonzero(case == number)
+        if len(chosen) == 0:
+            continue
+        f = _CaseFacts(facts, chosen)
+        # A match found only once the zeros Excel dropped were put back is worth a word.
+        remark = ()
+        if f.restored.any():
+            remark = pc.if_else(
+                f.restored,
+                _join(
+                    " (EAN '", f.text, "' matched ", f.ean,
+                    " after restoring the leading zeros that Excel dropped.)",
+                ),
+                "",
+            ),  # fmt: skip
+        messages.append(_join("Row ", _text(f.row), ": ", *templates[name](f), *remark))
+        order.append(chosen)
+    if not messages:
+        return arrow.array([], type=arrow.large_string())
+    inverse = np.empty(len(case), dtype=np.int64)
+    inverse[np.concatenate(order)] = np.arange(len(case))
+    return arrow.concat_arrays(messages).take(inverse)
+
+
+class _CaseFacts:
+    """The facts of the rows of one case (``chosen``), taken as they are asked for."""
+
+    def __init__(self, facts: _Facts, chosen: np.ndarray):
+        self.facts, self.chosen = facts, chosen
+
+    def __getattr__(self, name: str):
+        # A per-row fact for the chosen rows (EAN text with <NA> as ""), kept for the
+        # next use.
+        column = getattr(self.facts, name)
+        taken = column[self.chosen] if isinstance(column, np.ndarray) else column.take(self.chosen)
+        taken = taken.fill_null("") if name == "text" else taken
+        setattr(self, name, taken)
+        return taken
+
+    @property
+    def name(self) -> arrow.Array:
+        return _take(self.facts.catalog_name, self.position)
+
+    @property
+    def first_row(self) -> np.ndarray:
+        return self.facts.first_row[self.position]
+
+    @functools.cached_property
+    def _parent(self) -> np.ndarray:
+        return _positions(self.facts.catalog_keys, self.parent_key)
+
+    @property
+    def parent_ean(self) -> arrow.Array:
+        return _take(self.facts.catalog_ean, self._parent)
+
+    @property
+    def parent_name(self) -> arrow.Array:
+        return _take(self.facts.catalog_name, self._parent)
+
+    @property
+    def ean_cell(self) -> arrow.Array:
+        return self._cells("ean")
+
+    @property
+    def value_cell(self) -> arrow.Array:
+        return self._cells("value")
+
+    def _cells(self, field: str) -> arrow.Array:
+        sheet = self.facts.sheet
+        return ean_mod.arrow_text(sheet.grid.cell_names(sheet.fields[field], pd.Series(self.row)))
+
+    @property
+    def described_problem(self) -> arrow.Array:
+        problems = self.problem
+        known = pc.unique(problems)
+        described = [ean_mod.describe_problem(p) for p in known.to_pylist()]
+        described = arrow.array(described, type=arrow.large_string())
+        return described.take(pc.index_in(problems, value_set=known))
+
+    @property
+    def conflict_rows(self) -> arrow.Array:
+        # All rows of the same product, for each row: a list per product, joined.
+        product = self.position
+        order = np.argsort(product, kind="stable")  # by product, in sheet order
+        starts = np.r_[True, product[order][1:] != product[order][:-1]]
+        lists = arrow.LargeListArray.from_arrays(
+            np.r_[np.flatnonzero(starts), len(order)], _text(self.row[order])
+        )
+        joined = pc.binary_join(lists, arrow.scalar(", ", type=arrow.large_string()))
+        group = np.empty(len(order), dtype=np.int64)
+        group[order] = np.cumsum(starts) - 1
+        return joined.take(group)
+
+
+def _join(*parts) -> arrow.Array:
+    """Text parts (Arrow arrays or Python strings) joined row by row; null if any part is.
+
+    Neighbouring strings are put together first: Arrow's cost is per part and row.
+    """
+    merged = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    merged = [arrow.scalar(p, type=arrow.large_string()) if isinstance(p, str) else p
+              for p in merged]  # fmt: skip
+    return pc.binary_join_element_wise(*merged, arrow.scalar("", type=arrow.large_string()))
+
+
+def _bracketed(text: arrow.Array) -> tuple:
+    """The parts of `` (text)``, or of nothing where the text is null."""
+    if text.null_count == 0:
+        return " (", text, ")"
+    return (pc.coalesce(_join(" (", text, ")"), ""),)
+
+
+def _worded(phrase: Callable[..., str], *flags: np.ndarray) -> arrow.Array:
+    """``phrase`` of each row's flags as ja / nee, made once per combination of them."""
+    combinations = list(itertools.product((False, True), repeat=len(flags)))
+    table = [phrase(*(_YES_NO[flag] for flag in combination)) for combination in combinations]
+    code = np.zeros(len(flags[0]), dtype=np.int64)
+    for flag in flags:
+        code = code * 2 + flag
+    return arrow.array(table, type=arrow.large_string()).take(code)
+
+
+def _text(numbers: np.ndarray) -> arrow.Array:
+    return pc.cast(arrow.array(numbers), arrow.large_string())
 
 
 @dataclass
