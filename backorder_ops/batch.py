@@ -182,10 +182,10 @@ def classify_rows(
     # Each row's product as a position in the catalog (-1: none), found with numpy:
     # a pandas join against a million products costs more than all the rest.
     keys = eans["key"].to_numpy(dtype="int64", na_value=-1)
-    catalog_keys = products["key"].to_numpy(dtype="int64")
+    locate = _locator(products["key"].to_numpy(dtype="int64"))
     position = np.full(len(rows), -1, dtype=np.int64)
     valid = eans["key"].notna().to_numpy()
-    position[valid] = _positions(catalog_keys, keys[valid])
+    position[valid] = locate(keys[valid])
     catalog_ean = ean_mod.arrow_text(products["ean"])
     ean = _take(catalog_ean, position)
     found = ean.is_valid().to_numpy(zero_copy_only=False)
@@ -208,30 +208,43 @@ def classify_rows(
         (value_problem == "invalid").to_numpy(),
     ]
     reason = np.select(conditions, range(1, len(conditions) + 1), 0).astype(np.int8)
+
+    # The rows left, by product and in sheet order within a product (positions and
+    # row numbers are unique together, so any sort gives this order).
+    row = rows.index.to_numpy(dtype="int64")
+    left = np.flatnonzero(reason == 0)
+    left = left[np.argsort(position[left] * max(len(rows), 1) + left)]
+    starts, of_product = _runs(position[left])
     # The same product with both values: all of its rows are rejected.
-    candidates = np.flatnonzero(reason == 0)
-    product = position[candidates]
-    has_true = np.zeros(len(catalog_keys), dtype=bool)
-    has_true[product[is_true[candidates]]] = True
-    has_false = np.zeros(len(catalog_keys), dtype=bool)
-    has_false[product[~is_true[candidates]]] = True
-    conflict = candidates[has_true[product] & has_false[product]]
+    with_true, with_false = (
+        np.logical_or.reduceat(flags[left], starts) if len(left) else np.zeros(0, dtype=bool)
+        for flags in (is_true, ~is_true)
+    )
+    conflicting = (with_true & with_false)[of_product]
+    conflict = left[conflicting]
     reason[conflict] = REASONS.index("conflicting_duplicate") + 1
     candidate = reason == 0
     # A product's first row is the one that may change it; later rows repeat it.
-    candidates = np.flatnonzero(candidate)
     first = np.zeros(len(rows), dtype=bool)
-    first[candidates] = ~pd.Series(position[candidates]).duplicated().to_numpy()
+    first[left[starts]] = ~(with_true & with_false)
+    first_row = np.zeros(len(rows), dtype=np.int64)
+    first_row[left] = row[left[starts]][of_product]
     applied = first & (is_true != current)
     status = np.where(applied, 2, np.where(candidate, 1, 0)).astype(np.int8)
-
-    row = rows.index.to_numpy(dtype="int64")
     text = ean_mod.arrow_text(eans["text"])
     ean = pc.coalesce(ean, text)
     digits = ean_mod.arrow_text(eans["digits"])
     restored = pc.less(pc.utf8_length(digits), pc.utf8_length(ean)).fill_null(False)
-    first_row = np.zeros(len(catalog_keys), dtype=np.int64)
-    first_row[position[first]] = row[first]
+    # For each product in conflict, the list of its rows.
+    conflict_starts, of_list = _runs(of_product[conflicting])
+    row_lists = pc.binary_join(
+        arrow.LargeListArray.from_arrays(
+            np.r_[conflict_starts, len(conflict)], _text(row[conflict])
+        ),
+        arrow.scalar(", ", type=arrow.large_string()),
+    )
+    row_list = np.full(len(rows), -1, dtype=np.int64)
+    row_list[conflict] = of_list
     facts = _Facts(
         sheet=sheet,
         row=row,
@@ -244,10 +257,12 @@ def classify_rows(
         position=position,
         parent_key=parent_key,
         restored=found & restored.to_numpy(zero_copy_only=False),
-        catalog_keys=catalog_keys,
+        locate=locate,
         catalog_ean=catalog_ean,
         catalog_name=ean_mod.arrow_text(products["name"]),
         first_row=first_row,
+        row_lists=row_lists,
+        row_list=row_list,
     )
     case = np.where(reason > 0, reason + 2, np.where(applied, 0, np.where(first, 1, 2)))
     classified = pd.DataFrame(
@@ -268,17 +283,32 @@ def classify_rows(
     return ROWS_SCHEMA.validate(classified)
 
 
-def _positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Where each wanted key is in ``keys`` (unique), -1 where it is not there."""
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal neighbours starts, and each value's run number."""
+    starts = np.flatnonzero(np.diff(values, prepend=values[:1] - 1))
+    run = np.zeros(len(values), dtype=np.int64)
+    run[starts[1:]] = 1
+    return starts, np.cumsum(run)
+
+
+def _locator(keys: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A function that says where wanted keys are in ``keys`` (unique); -1: not there."""
     if len(keys) == 0:
-        return np.full(len(wanted), -1, dtype=np.int64)
-    if (keys[1:] > keys[:-1]).all():
-        # The store reads products by key: a binary search of the sorted distinct
-        # wanted keys walks the catalog once, which beats hashing a million keys.
-        codes, distinct = pd.factorize(wanted, sort=True)
-        where = np.searchsorted(keys, distinct).clip(max=len(keys) - 1)
-        return np.where(keys[where] == distinct, where, -1)[codes]
-    return pd.Index(keys).get_indexer(wanted)
+        return lambda wanted: np.full(len(wanted), -1, dtype=np.int64)
+    if not (keys[1:] > keys[:-1]).all():
+        return pd.Index(keys).get_indexer
+
+    def locate(wanted: np.ndarray) -> np.ndarray:
+        # The store reads products by key: a binary search for the wanted keys in
+        # their order beats hashing a million keys.
+        order = np.argsort(wanted)
+        ordered = wanted[order]
+        where = np.searchsorted(keys, ordered).clip(max=len(keys) - 1)
+        position = np.empty(len(wanted), dtype=np.int64)
+        position[order] = np.where(keys[where] == ordered, where, -1)
+        return position
+
+    return locate
 
 
 def _take(values: arrow.Array, position: np.ndarray) -> arrow.Array:
@@ -308,10 +338,12 @@ class _Facts:
     position: np.ndarray  # of the row's product in the catalog (-1: none)
     parent_key: np.ndarray  # of the row's product (-1: none)
     restored: np.ndarray  # matched only once the leading zeros Excel dropped were put back
-    catalog_keys: np.ndarray  # per product
+    locate: Callable[[np.ndarray], np.ndarray]  # catalog positions of keys
     catalog_ean: arrow.Array  # per product
     catalog_name: arrow.Array  # per product
-    first_row: np.ndarray  # per product: the row where it first appears unrejected
+    first_row: np.ndarray  # for a repeat, the row where its product first appears
+    row_lists: arrow.Array  # "2, 5, 9": the rows of each conflicting product
+    row_list: np.ndarray  # per row: its product's entry in row_lists (-1: none)
 
 
 #: Message cases: one per status the row may have, then one per reason (as REASONS).
@@ -371,30 +403,28 @@ def _messages(facts: _Facts, case: np.ndarray) -> arrow.Array:
             "none of these rows is applied, as it is not clear which one was meant.",
         ),
     }  # fmt: skip
-    messages, order = [], []
+    # Rows grouped by case, and within a case by whether the match needed the zeros
+    # Excel dropped (worth a word): one join of parts per group.
+    group = case * 2 + facts.restored
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(2 * len(_CASES) + 1))
+    messages = []
     for number, name in enumerate(_CASES):
-        chosen = np.flatnonzero(case == number)
-        if len(chosen) == 0:
-            continue
-        f = _CaseFacts(facts, chosen)
-        # A match found only once the zeros Excel dropped were put back is worth a word.
-        remark = ()
-        if f.restored.any():
-            remark = pc.if_else(
-                f.restored,
-                _join(
-                    " (EAN '", f.text, "' matched ", f.ean,
-                    " after restoring the leading zeros that Excel dropped.)",
-                ),
-                "",
-            ),  # fmt: skip
-        messages.append(_join("Row ", _text(f.row), ": ", *templates[name](f), *remark))
-        order.append(chosen)
+        for restored in (False, True):
+            chosen = order[bounds[2 * number + restored] : bounds[2 * number + restored + 1]]
+            if len(chosen) == 0:
+                continue
+            f = _CaseFacts(facts, chosen)
+            remark = (
+                " (EAN '", f.text, "' matched ", f.ean,
+                " after restoring the leading zeros that Excel dropped.)",
+            ) if restored else ()  # fmt: skip
+            messages.append(_join("Row ", _text(f.row), ": ", *templates[name](f), *remark))
     if not messages:
         return arrow.array([], type=arrow.large_string())
     inverse = np.empty(len(case), dtype=np.int64)
-    inverse[np.concatenate(order)] = np.arange(len(case))
-    return arrow.concat_arrays(messages).take(inverse)
+    inverse[order] = np.arange(len(case))
+    return arrow.chunked_array(messages).take(inverse)
 
 
 class _CaseFacts:
@@ -416,13 +446,9 @@ class _CaseFacts:
     def name(self) -> arrow.Array:
         return _take(self.facts.catalog_name, self.position)
 
-    @property
-    def first_row(self) -> np.ndarray:
-        return self.facts.first_row[self.position]
-
     @functools.cached_property
     def _parent(self) -> np.ndarray:
-        return _positions(self.facts.catalog_keys, self.parent_key)
+        return self.facts.locate(self.parent_key)
 
     @property
     def parent_ean(self) -> arrow.Array:
@@ -454,17 +480,7 @@ class _CaseFacts:
 
     @property
     def conflict_rows(self) -> arrow.Array:
-        # All rows of the same product, for each row: a list per product, joined.
-        product = self.position
-        order = np.argsort(product, kind="stable")  # by product, in sheet order
-        starts = np.r_[True, product[order][1:] != product[order][:-1]]
-        lists = arrow.LargeListArray.from_arrays(
-            np.r_[np.flatnonzero(starts), len(order)], _text(self.row[order])
-        )
-        joined = pc.binary_join(lists, arrow.scalar(", ", type=arrow.large_string()))
-        group = np.empty(len(order), dtype=np.int64)
-        group[order] = np.cumsum(starts) - 1
-        return joined.take(group)
+        return self.facts.row_lists.take(self.row_list)
 
 
 def _join(*parts) -> arrow.Array:
