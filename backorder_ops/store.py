@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .errors import DatabaseBusyError, DatabaseError, NotFoundError
 from .rules import is_visible
@@ -265,21 +266,22 @@ class Store:
         if con is None:
             with self.connect(read_only=True) as con:
                 return self.read_products(con)
-        products = con.execute(
-            f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products ORDER BY key"
-        ).df()
-        return _typed_products(products)
+        return _typed_products(
+            _fetch(con, f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products ORDER BY key")
+        )
 
     def read_products_with_parents(
         self, con: duckdb.DuckDBPyConnection, keys: pd.Series
     ) -> pd.DataFrame:
         """The products with these keys and their parents, typed as :meth:`read_products`."""
-        chosen = pd.DataFrame({"key": keys.to_numpy(dtype="int64")})  # noqa: F841
-        products = con.execute(
+        chosen = pd.DataFrame({"key": keys.to_numpy(dtype="int64")})
+        products = _fetch(
+            con,
             f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products WHERE key IN "
             "(SELECT key FROM chosen) OR key IN (SELECT p.parent_key FROM products p "
-            "JOIN chosen c ON c.key = p.key) ORDER BY key"
-        ).df()
+            "JOIN chosen c ON c.key = p.key) ORDER BY key",
+            chosen=chosen,
+        )
         return _typed_products(products)
 
     def read_families(self, con: duckdb.DuckDBPyConnection, keys) -> pd.DataFrame:
@@ -289,8 +291,9 @@ class Store:
         setting decides the visibility of: a batch needs only the families of its
         EANs. Typed as :meth:`read_products`.
         """
-        chosen = pd.DataFrame({"key": np.asarray(keys, dtype="int64")})  # noqa: F841
-        products = con.execute(
+        chosen = pd.DataFrame({"key": np.asarray(keys, dtype="int64")})
+        products = _fetch(
+            con,
             f"""
             SELECT {", ".join(PRODUCT_COLUMNS)} FROM products
             WHERE coalesce(parent_key, key) IN (
@@ -298,13 +301,14 @@ class Store:
                 ON c.key = p.key
             )
             ORDER BY key
-            """
-        ).df()
+            """,
+            chosen=chosen,
+        )
         return _typed_products(products)
 
     def visibility(self, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """Every product's ``key``, ``ean`` and ``visible``, as kept in the store."""
-        flags = con.execute("SELECT key, ean, visible FROM products ORDER BY key").df()
+        flags = _fetch(con, "SELECT key, ean, visible FROM products ORDER BY key")
         return flags.astype({"key": "int64", "ean": "str", "visible": "bool"})
 
     def visibility_counts(self, con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -319,7 +323,7 @@ class Store:
 
         What :meth:`visibility` keeps must always equal this; the tests check it.
         """
-        flags = con.execute(_judge_sql(shop) + " ORDER BY key").df()
+        flags = _fetch(con, _judge_sql(shop) + " ORDER BY key")
         return flags.astype({"key": "int64", "ean": "str", "visible": "bool"})
 
     def _judge(self, con: duckdb.DuckDBPyConnection, owners=None) -> None:
@@ -596,6 +600,24 @@ class Store:
                 [batch_id],
             ).df()
         return _record(record), rows, changes
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
+    """A query's result as a DataFrame, by way of Arrow: several times faster than
+    ``.df()`` for text columns. ``frames`` are the DataFrames the query reads, by name.
+    """
+    # DuckDB 2 streams results: one left half-read (a fetchone) blocks con.sql() and
+    # register(). Executing and reading a trivial query closes it.
+    con.execute("SELECT 1").fetchall()
+    for name, frame in frames.items():
+        con.register(name, frame)
+    try:
+        table = con.sql(sql).to_arrow_table()
+    finally:
+        for name in frames:
+            con.unregister(name)
+    # Integer columns with NULLs stay integers (Int64), not floats.
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
 def _judge_sql(shop: bool, owners: str | None = None, table: str = "products") -> str:
