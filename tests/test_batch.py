@@ -38,17 +38,20 @@ from conftest import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pandera.errors import SchemaError
 
 from backorder_ops import (
     Store,
     StructureError,
     apply_batch,
+    classify_rows,
     current_visibility,
     load_catalog,
     preview_batch,
     read_sheet,
     set_shop_setting,
 )
+from backorder_ops.batch import ROWS_SCHEMA
 
 UNKNOWN = make_ean("871234599999")  # valid, but in no catalog
 BAD_CHECK = JAS[:-1] + str((int(JAS[-1]) + 1) % 10)  # JAS with a wrong check digit
@@ -822,3 +825,47 @@ def test_a_two_product_catalog_with_evenly_spaced_keys(store, tmp_path):
     result = preview_batch(read_sheet(text="8712345000004\tnee\n"), db=store)
     assert result.rows["status"].tolist() == ["applied"] and result.rows["reason"].isna().all()
     assert result.newly_hidden["ean"].tolist() == ["8712345000004"]
+
+
+# --- classify_rows and its result contract (ROWS_SCHEMA) ------------------------------
+# classify_rows checks the schema's rules on its own codes and leaves pandera for
+# reporting a failure; these tests hold its results to ROWS_SCHEMA itself.
+
+
+@pytest.fixture(scope="module")
+def tiny_products(tiny_file) -> pd.DataFrame:
+    return Store(tiny_file).read_products()
+
+
+@PROPERTY
+@given(rows=sheets, seed=st.integers(0, 2**32 - 1))
+def test_classified_rows_follow_the_schema_whatever_the_catalog_order(tiny_products, rows, seed):
+    sheet = read_sheet(text=paste(*rows))
+    classified = classify_rows(sheet, tiny_products)
+    ROWS_SCHEMA.validate(classified)
+    # The store gives products by key (binary search); any other order is looked up
+    # by hashing, and the chunks of progress reporting change nothing either.
+    shuffled = tiny_products.sample(frac=1, random_state=seed)
+    pd.testing.assert_frame_equal(classify_rows(sheet, shuffled), classified)
+    pd.testing.assert_frame_equal(classify_rows(sheet, tiny_products, chunk_rows=1), classified)
+
+
+def test_sample_batch_follows_the_schema(sample, sample_batch):
+    classified = classify_rows(read_sheet(sample_batch), sample.read_products())
+    ROWS_SCHEMA.validate(classified)
+    assert len(classified) == len(read_sheet(sample_batch))
+
+
+@pytest.mark.parametrize("numbers", [[2, 2], [0, 1]])
+def test_row_numbers_that_break_the_schema_are_refused(tiny_products, numbers):
+    sheet = read_sheet(text=paste((JAS, "ja"), (MOK, "nee")))
+    sheet.rows = sheet.rows.set_axis(pd.Index(numbers, name="row"))
+    with pytest.raises(SchemaError):
+        classify_rows(sheet, tiny_products)
+
+
+def test_an_empty_catalog_knows_no_ean(tiny_products):
+    sheet = read_sheet(text=paste((JAS, "ja"), ("", "nee"), (MOK, "")))
+    classified = classify_rows(sheet, tiny_products.iloc[:0])
+    assert classified["reason"].tolist() == ["unknown_ean", "missing_ean", "unknown_ean"]
+    ROWS_SCHEMA.validate(classified)
