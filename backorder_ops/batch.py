@@ -186,10 +186,11 @@ def classify_rows(
     position = np.full(len(rows), -1, dtype=np.int64)
     valid = eans["key"].notna().to_numpy()
     position[valid] = locate(keys[valid])
-    catalog_ean = ean_mod.arrow_text(products["ean"])
-    ean = _take(catalog_ean, position)
-    found = ean.is_valid().to_numpy(zero_copy_only=False)
-    position[~found] = -1
+    catalog_ean = _column_text(products["ean"])
+    found = position >= 0
+    if catalog_ean.null_count:  # a product without an EAN matches nothing
+        found[found] = _take(catalog_ean, position[found]).is_valid().to_numpy(zero_copy_only=False)
+        position[~found] = -1
     at = position[found]
     parent_key = np.full(len(rows), -1, dtype=np.int64)
     parent_key[found] = products["parent_key"].array.take(at).to_numpy("int64", na_value=-1)
@@ -232,8 +233,9 @@ def classify_rows(
     applied = first & (is_true != current)
     # The status, as its index in STATUSES.
     status = np.where(applied, 0, np.where(candidate, 1, 2)).astype(np.int8)
+    # The catalog's EAN where the row matched a product, else the cell as trimmed.
     text = ean_mod.arrow_text(eans["text"])
-    ean = pc.coalesce(ean, text)
+    ean = pc.replace_with_mask(text, arrow.array(found), _take(catalog_ean, at))
     digits = ean_mod.arrow_text(eans["digits"])
     restored = pc.less(pc.utf8_length(digits), pc.utf8_length(ean)).fill_null(False)
     # For each product in conflict, the list of its rows.
@@ -260,7 +262,7 @@ def classify_rows(
         restored=found & restored.to_numpy(zero_copy_only=False),
         locate=locate,
         catalog_ean=catalog_ean,
-        catalog_name=ean_mod.arrow_text(products["name"]),
+        catalog_name=_column_text(products["name"]),
         first_row=first_row,
         row_lists=row_lists,
         row_list=row_list,
@@ -336,16 +338,36 @@ def _locator(keys: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return locate
 
 
-def _take(values: arrow.Array, position: np.ndarray) -> arrow.Array:
-    """``values`` at each position, null where the position is -1."""
+def _column_text(column: pd.Series) -> arrow.Array | arrow.ChunkedArray:
+    """A catalog column as Arrow text, in the chunks it comes in (see _take)."""
+    return arrow.array(column.astype("str"), type=arrow.large_string())
+
+
+def _take(values: arrow.Array | arrow.ChunkedArray, position: np.ndarray) -> arrow.Array:
+    """``values`` at each position, null where the position is -1, as one array."""
     found = position >= 0
-    if found.all():
-        return values.take(position)
     if not found.any():
         return arrow.nulls(len(position), type=values.type)
-    # Cheaper than a take with null positions.
-    taken = values.take(np.maximum(position, 0))
-    return pc.if_else(found, taken, arrow.scalar(None, type=values.type))
+    at = position if found.all() else np.maximum(position, 0)
+    if isinstance(values, arrow.ChunkedArray) and values.num_chunks > 1:
+        # The store's products come in chunks, and Arrow's take from chunked text
+        # first joins them (a million names, each time): take from each chunk instead.
+        ends = np.cumsum([len(chunk) for chunk in values.chunks])
+        chunk = np.searchsorted(ends, at, side="right")
+        taken, order = [], []
+        for number, part in enumerate(values.chunks):
+            rows = np.flatnonzero(chunk == number)
+            taken.append(part.take(at[rows] - (ends[number] - len(part))))
+            order.append(rows)
+        inverse = np.empty(len(at), dtype=np.int64)
+        inverse[np.concatenate(order)] = np.arange(len(at))
+        taken = arrow.concat_arrays(taken).take(inverse)
+    else:
+        taken = values.take(at)
+        taken = taken.combine_chunks() if isinstance(taken, arrow.ChunkedArray) else taken
+    if not found.all():  # cheaper than a take with null positions
+        taken = pc.if_else(found, taken, arrow.scalar(None, type=values.type))
+    return taken
 
 
 @dataclass
@@ -364,8 +386,8 @@ class _Facts:
     parent_key: np.ndarray  # of the row's product (-1: none)
     restored: np.ndarray  # matched only once the leading zeros Excel dropped were put back
     locate: Callable[[np.ndarray], np.ndarray]  # catalog positions of keys
-    catalog_ean: arrow.Array  # per product
-    catalog_name: arrow.Array  # per product
+    catalog_ean: arrow.Array | arrow.ChunkedArray  # per product
+    catalog_name: arrow.Array | arrow.ChunkedArray  # per product
     first_row: np.ndarray  # for a repeat, the row where its product first appears
     row_lists: arrow.Array  # "2, 5, 9": the rows of each conflicting product
     row_list: np.ndarray  # per row: its product's entry in row_lists (-1: none)
