@@ -26,7 +26,7 @@ from .errors import StructureError
 from .reading import Grid, find_columns, read_grid, read_text
 from .store import Store
 from .values import ACCEPTED, parse_flags
-from .visibility import as_store, visibility_changes
+from .visibility import as_store, families_for, visibility_changes
 
 SYNONYMS = {
     "ean": {"ean", "ean-code", "ean code", "gtin", "barcode"},
@@ -693,7 +693,7 @@ def preview_batch(
     sheet = sheet if isinstance(sheet, BatchSheet) else read_sheet(sheet)
     store = as_store(db)
     with store.connect(read_only=True) as con:
-        products = store.read_products(con)
+        products = families_for(store, con, sheet.rows["ean_given"])
         shop = store.read_shop(con)
     result = evaluate(sheet, products, shop, strict=strict)
     result.reference = reference
