@@ -353,15 +353,17 @@ def _take(values: arrow.Array | arrow.ChunkedArray, position: np.ndarray) -> arr
         # The store's products come in chunks, and Arrow's take from chunked text
         # first joins them (a million names, each time): take from each chunk instead.
         ends = np.cumsum([len(chunk) for chunk in values.chunks])
-        chunk = np.searchsorted(ends, at, side="right")
-        taken, order = [], []
-        for number, part in enumerate(values.chunks):
-            rows = np.flatnonzero(chunk == number)
-            taken.append(part.take(at[rows] - (ends[number] - len(part))))
-            order.append(rows)
-        inverse = np.empty(len(at), dtype=np.int64)
-        inverse[np.concatenate(order)] = np.arange(len(at))
-        taken = arrow.concat_arrays(taken).take(inverse)
+        order = None if (at[1:] >= at[:-1]).all() else np.argsort(at)
+        ordered = at if order is None else at[order]
+        bounds = np.searchsorted(ordered, np.r_[0, ends], side="left")
+        taken = arrow.concat_arrays([
+            part.take(ordered[bounds[number] : bounds[number + 1]] - (end - len(part)))
+            for number, (part, end) in enumerate(zip(values.chunks, ends, strict=True))
+        ])  # fmt: skip
+        if order is not None:
+            inverse = np.empty(len(at), dtype=np.int64)
+            inverse[order] = np.arange(len(at))
+            taken = taken.take(inverse)
     else:
         taken = values.take(at)
         taken = taken.combine_chunks() if isinstance(taken, arrow.ChunkedArray) else taken
@@ -453,7 +455,8 @@ def _messages(facts: _Facts, case: np.ndarray) -> arrow.Array:
     # Rows grouped by case, and within a case by whether the match needed the zeros
     # Excel dropped (worth a word): one join of parts per group.
     group = case * 2 + facts.restored
-    order = np.argsort(group, kind="stable")
+    # Within a group, rows in catalog order: products' text is then read in order.
+    order = np.argsort(group * (facts.position.max(initial=0) + 2) + facts.position + 1)
     bounds = np.searchsorted(group[order], np.arange(2 * len(_CASES) + 1))
     messages = []
     for number, name in enumerate(_CASES):
