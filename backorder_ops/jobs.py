@@ -156,17 +156,27 @@ def apply_batch(
     >>> apply_batch("data/sample/batch_week49.xlsx", db="data/demo.duckdb",
     ...             reference="week 49").summary()  # doctest: +SKIP
     """
+    sheet = sheet if isinstance(sheet, BatchSheet) else read_sheet(sheet)
     handle = submit_batch(
         sheet, db=db, reference=reference, strict=strict, notify=notify, inline=True
     )
-    result = run_batch(handle.id, db=handle.store, progress=progress)
+    # The sheet in hand is the one the store keeps: no need to read it back.
+    result = run_batch(handle.id, db=handle.store, progress=progress, sheet=sheet)
     return result if result is not None else handle.result()
 
 
 def run_batch(
-    batch_id: int, *, db: Store | str | None = None, progress: Progress | None = None
+    batch_id: int,
+    *,
+    db: Store | str | None = None,
+    progress: Progress | None = None,
+    sheet: BatchSheet | None = None,
 ) -> BatchResult | None:
-    """Run one queued batch to its end; None if another worker claimed it first."""
+    """Run one queued batch to its end; None if another worker claimed it first.
+
+    ``sheet`` is the batch's own sheet when the caller still has it; otherwise it is
+    rebuilt from what the store kept.
+    """
     store = as_store(db)
     attempt = store.claim_batch(batch_id, pid=os.getpid(), lease_seconds=lease_seconds())
     if attempt is None:
@@ -175,7 +185,7 @@ def run_batch(
     reporter = _Reporter(store, batch_id, attempt, progress)
     result = None
     try:
-        sheet = load_sheet(store, batch_id, record)
+        sheet = sheet if sheet is not None else load_sheet(store, batch_id, record)
         cells = sheet.rows["ean_given"]
         with store.connect(read_only=True) as con:
             products, shop, revision = (
