@@ -42,11 +42,9 @@ test: $(VENV)/.installed
 
 # Benchmarks (issue 3): toolkit and baseline side by side; generates its own data.
 bench: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.run
 
 bench-quick: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.run --quick
 
 lint: $(VENV)/.installed
