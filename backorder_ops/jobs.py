@@ -36,7 +36,8 @@ from .visibility import as_store, families_for
 
 FINAL_STATUSES = ("done", "failed", "refused")
 MAX_ATTEMPTS = 3
-PROGRESS_EVERY_SECONDS = 0.5
+#: How often a running batch stores its progress (and renews its lease).
+PROGRESS_EVERY_SECONDS = float(os.environ.get("BACKORDER_OPS_PROGRESS_SECONDS", 0.5))
 
 
 def lease_seconds() -> float:
@@ -128,7 +129,8 @@ def submit_batch(
             progress_total=len(sheet),
             sheet_meta=json.dumps(meta),
         )
-        store.insert_batch_input(con, batch_id, sheet.rows.rename_axis("row").reset_index())
+        if not inline:  # kept for the worker; an inline batch is never run again
+            store.insert_batch_input(con, batch_id, sheet.rows.rename_axis("row").reset_index())
     handle = BatchHandle(batch_id, store)
     if in_thread and not inline:
         threading.Thread(
@@ -260,12 +262,14 @@ class _Reporter:
     def __init__(self, store: Store, batch_id: int, attempt: int, callback: Progress | None):
         self.store, self.batch_id, self.attempt, self.callback = store, batch_id, attempt, callback
         self.quick = Store(store.path, wait=1.0)
-        self.last = 0.0
+        # The claim has just stored "0 done" and the lease: the first news is due after
+        # one interval, so a batch classified quicker than that writes no progress.
+        self.last = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
         if self.callback is not None:
             self.callback(done, total)
-        if time.monotonic() - self.last >= PROGRESS_EVERY_SECONDS or done >= total:
+        if time.monotonic() - self.last >= PROGRESS_EVERY_SECONDS:
             self.last = time.monotonic()
             # Progress is news, not work: when the file is busy, skip it rather than
             # stall the batch.
