@@ -308,8 +308,7 @@ class Store:
 
     def visibility(self, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """Every product's ``key``, ``ean`` and ``visible``, as kept in the store."""
-        flags = _fetch(con, "SELECT key, ean, visible FROM products ORDER BY key")
-        return flags.astype({"key": "int64", "ean": "str", "visible": "bool"})
+        return _typed_flags(_fetch(con, "SELECT key, ean, visible FROM products ORDER BY key"))
 
     def visibility_counts(self, con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         """How many products there are, and how many of them the shop shows."""
@@ -323,8 +322,7 @@ class Store:
 
         What :meth:`visibility` keeps must always equal this; the tests check it.
         """
-        flags = _fetch(con, _judge_sql(shop) + " ORDER BY key")
-        return flags.astype({"key": "int64", "ean": "str", "visible": "bool"})
+        return _typed_flags(_fetch(con, _judge_sql(shop) + " ORDER BY key"))
 
     def _judge(self, con: duckdb.DuckDBPyConnection, owners=None) -> None:
         """Judge the visibility of every product again, or of these owners' families."""
@@ -357,13 +355,20 @@ class Store:
                 f"JOIN ({_judge_sql(self.read_shop(con), table='frame')}) j ON j.key = f.key"
             )
             return
+        # The families a merge touches: the ones its products belonged to before (a
+        # variant may move to another parent) and the ones they belong to now.
+        before = con.execute(
+            "SELECT coalesce(parent_key, key) AS owner FROM products "
+            "WHERE key IN (SELECT key FROM frame)"
+        ).fetchnumpy()["owner"]
         con.execute(
             "INSERT INTO products BY NAME SELECT * FROM frame ON CONFLICT (key) DO UPDATE "
             "SET ean = excluded.ean, sku = excluded.sku, name = excluded.name, "
             "parent_key = excluded.parent_key, stock = excluded.stock, "
             "backorder_allowed = excluded.backorder_allowed"
         )
-        self._judge(con)
+        now_owners = frame["parent_key"].fillna(frame["key"]).to_numpy(dtype="int64")
+        self._judge(con, np.concatenate([before, now_owners]))
 
     def update_settings(self, con: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
         """Set ``backorder_allowed`` from a frame of ``key`` and ``new_value``."""
@@ -650,6 +655,10 @@ def _judge_sql(shop: bool, owners: str | None = None, table: str = "products") -
         SELECT j.key, j.ean, coalesce(p.visible, j.visible) AS visible
         FROM judged j LEFT JOIN parents p ON p.key = j.key
     """
+
+
+def _typed_flags(flags: pd.DataFrame) -> pd.DataFrame:
+    return flags.astype({"key": "int64", "ean": "str", "visible": "bool"})
 
 
 def _typed_products(products: pd.DataFrame) -> pd.DataFrame:

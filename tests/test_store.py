@@ -380,3 +380,17 @@ def test_current_visibility_counts_at_once_and_lists_on_demand(tiny):
     with pytest.raises(StaleError, match="call current_visibility\\(\\) again"):
         _ = later.hidden
     assert shop.hidden["ean"].tolist() == sorted([JAS_S, KAARS, UPC])  # read before: kept
+
+
+def test_a_merge_judges_the_family_a_variant_leaves_and_the_one_it_joins(tiny):
+    """JAS-M (stock 4) is the only variant keeping Winterjas visible; merged under
+    Trui Merino, the jacket disappears, though no row of the merge names it."""
+    products = tiny.read_products()
+    keys = products.set_index("ean")["key"]
+    moved = products[products["ean"] == JAS_M].assign(parent_key=keys[TRUI])
+    with tiny.transaction() as con:
+        tiny.write_products(con, moved.astype({"parent_key": "Int64"}), merge=True)
+        kept = tiny.visibility(con).set_index("key")["visible"]
+        judged = tiny.judge(con, False).set_index("key")["visible"]
+    pd.testing.assert_series_equal(kept, judged)
+    assert not kept[keys[JAS]] and kept[keys[JAS_M]] and kept[keys[TRUI]]
