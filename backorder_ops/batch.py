@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from . import ean as ean_mod
 from .errors import StructureError
 from .reading import Grid, find_columns, read_grid, read_text
-from .store import Store
+from .store import DESCRIBED_TYPES, Store
 from .values import ACCEPTED, parse_flags
 from .visibility import as_store, families_for, visibility_changes
 
@@ -630,6 +630,39 @@ class BatchResult:
         return "".join(parts)
 
 
+def classify_batch(
+    sheet: BatchSheet,
+    products: pd.DataFrame,
+    *,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """Classify a sheet against the products it names: its rows, and whether it is refused.
+
+    ``products`` holds at least the products the sheet names and their parents.
+    What the batch flips is left empty: :func:`evaluate` works it out for a
+    preview, and applying reads it from the store as it writes the change.
+    """
+    rows = classify_rows(sheet, products, progress=progress)
+    rejected = int((rows["status"] == "rejected").sum())
+    refused = strict and rejected > 0
+    warnings = list(sheet.warnings)
+    if refused:
+        warnings.append(
+            f"Strict mode: {rejected} rejected row(s), so the whole batch is refused and "
+            "nothing is applied."
+        )
+    return BatchResult(
+        rows=rows,
+        newly_hidden=no_products(),
+        newly_visible=no_products(),
+        source=sheet.source,
+        status="refused" if refused else "done",
+        strict=strict,
+        warnings=warnings,
+    )
+
+
 def evaluate(
     sheet: BatchSheet,
     products: pd.DataFrame,
@@ -638,34 +671,20 @@ def evaluate(
     strict: bool = False,
     progress: Progress | None = None,
 ) -> BatchResult:
-    """Classify a sheet against a catalog and work out what the batch would flip."""
-    rows = classify_rows(sheet, products, progress=progress)
-    refused = strict and bool((rows["status"] == "rejected").any())
+    """Classify a sheet against a catalog and work out what the batch would flip.
+
+    ``products`` holds the whole families of the products the sheet names.
+    """
+    result = classify_batch(sheet, products, strict=strict, progress=progress)
+    rows = result.rows
     changes = rows.loc[rows["status"] == "applied", ["key", "new_value"]]
-    if refused or changes.empty:
-        hidden, shown = visibility_changes(products, shop, products.iloc[:0], shop)
-        hidden, shown = hidden.iloc[:0], shown.iloc[:0]
-    else:
+    if result.status == "done" and not changes.empty:
         after = products.copy()
         new = changes.set_index(changes["key"].astype("int64"))["new_value"].astype(bool)
         hit = after["key"].isin(new.index)
         after.loc[hit, "backorder_allowed"] = after.loc[hit, "key"].map(new).to_numpy()
-        hidden, shown = visibility_changes(products, shop, after, shop)
-    warnings = list(sheet.warnings)
-    if refused:
-        warnings.append(
-            f"Strict mode: {int((rows['status'] == 'rejected').sum())} rejected row(s), so the "
-            "whole batch is refused and nothing is applied."
-        )
-    return BatchResult(
-        rows=rows,
-        newly_hidden=hidden,
-        newly_visible=shown,
-        source=sheet.source,
-        status="refused" if refused else "done",
-        strict=strict,
-        warnings=warnings,
-    )
+        result.newly_hidden, result.newly_visible = visibility_changes(products, shop, after, shop)
+    return result
 
 
 def check_address(address: str | None) -> str | None:
@@ -720,5 +739,5 @@ def empty_rows() -> pd.DataFrame:
 
 
 def no_products() -> pd.DataFrame:
-    return pd.DataFrame(columns=["key", "ean", "sku", "name", "stock", "role", "parent_ean",
-                                 "parent_name"])  # fmt: skip
+    """A table of products that disappear or reappear, with none in it."""
+    return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in DESCRIBED_TYPES.items()})

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .batch import (
@@ -23,16 +24,16 @@ from .batch import (
     BatchSheet,
     Progress,
     check_address,
+    classify_batch,
     counts_of,
     empty_rows,
-    evaluate,
     no_products,
     read_sheet,
 )
 from .errors import BackorderOpsError, DatabaseBusyError, StructureError
 from .reading import Grid
-from .store import Store
-from .visibility import as_store, families_for
+from .store import Store, later, now
+from .visibility import as_store, products_for
 
 FINAL_STATUSES = ("done", "failed", "refused")
 MAX_ATTEMPTS = 3
@@ -105,30 +106,10 @@ def submit_batch(
     >>> handle.wait(60).summary()  # doctest: +SKIP
     """
     sheet = sheet if isinstance(sheet, BatchSheet) else read_sheet(sheet)
-    notify = check_address(notify)
+    record = _new_record(sheet, reference=reference, strict=strict, notify=notify, inline=inline)
     store = as_store(db)
-    meta = {
-        "source": sheet.source,
-        "kind": sheet.grid.kind,
-        "fields": sheet.fields,
-        "headers": {str(k): v for k, v in sheet.grid.headers.items()},
-        "warnings": sheet.warnings,
-        "inline": inline,
-    }
     with store.transaction() as con:
-        batch_id = store.insert_batch(
-            con,
-            kind="backorder",
-            status="queued",
-            reference=reference,
-            source=sheet.source,
-            strict=strict,
-            notify=notify,
-            notify_status="pending" if notify else None,
-            rows_total=len(sheet),
-            progress_total=len(sheet),
-            sheet_meta=json.dumps(meta),
-        )
+        batch_id = store.insert_batch(con, status="queued", **record)
         if not inline:  # kept for the worker; an inline batch is never run again
             store.insert_batch_input(con, batch_id, sheet.rows.rename_axis("row").reset_index())
     handle = BatchHandle(batch_id, store)
@@ -138,6 +119,32 @@ def submit_batch(
             name=f"backorder-ops batch {batch_id}",
         ).start()  # fmt: skip
     return handle
+
+
+def _new_record(
+    sheet: BatchSheet, *, reference: str | None, strict: bool, notify: str | None, inline: bool
+) -> dict:
+    """The history record of a new batch of this sheet (checking the notify address)."""
+    notify = check_address(notify)
+    meta = {
+        "source": sheet.source,
+        "kind": sheet.grid.kind,
+        "fields": sheet.fields,
+        "headers": {str(k): v for k, v in sheet.grid.headers.items()},
+        "warnings": sheet.warnings,
+        "inline": inline,
+    }
+    return {
+        "kind": "backorder",
+        "reference": reference,
+        "source": sheet.source,
+        "strict": strict,
+        "notify": notify,
+        "notify_status": "pending" if notify else None,
+        "rows_total": len(sheet),
+        "progress_total": len(sheet),
+        "sheet_meta": json.dumps(meta),
+    }
 
 
 def apply_batch(
@@ -159,12 +166,19 @@ def apply_batch(
     ...             reference="week 49").summary()  # doctest: +SKIP
     """
     sheet = sheet if isinstance(sheet, BatchSheet) else read_sheet(sheet)
-    handle = submit_batch(
-        sheet, db=db, reference=reference, strict=strict, notify=notify, inline=True
-    )
-    # The sheet in hand is the one the store keeps: no need to read it back.
-    result = run_batch(handle.id, db=handle.store, progress=progress, sheet=sheet)
-    return result if result is not None else handle.result()
+    record = _new_record(sheet, reference=reference, strict=strict, notify=notify, inline=True)
+    store = as_store(db)
+    with store.connect() as con:
+        # Recorded as running at once, claimed by this process: should the process
+        # end before the batch does, the next look at the queue marks it failed.
+        with _transaction(con):
+            record["id"] = store.insert_batch(
+                con, status="running", attempts=1, started=now(), worker_pid=os.getpid(),
+                lease_until=later(lease_seconds()), progress_done=0, **record,
+            )  # fmt: skip
+        # The sheet in hand is the one the batch was made of: no need to keep it.
+        result = _run(store, con, record, 1, sheet, progress)
+    return result if result is not None else result_from_history(store, record["id"])
 
 
 def run_batch(
@@ -184,44 +198,78 @@ def run_batch(
     if attempt is None:
         return None
     record = store.read_batch_record(batch_id)
+    sheet = sheet if sheet is not None else load_sheet(store, batch_id, record)
+    return _run(store, None, record, attempt, sheet, progress)
+
+
+@contextlib.contextmanager
+def _transaction(con):
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
+def _run(
+    store: Store,
+    con,
+    record: dict,
+    attempt: int,
+    sheet: BatchSheet,
+    progress: Progress | None,
+) -> BatchResult | None:
+    """Classify and apply a claimed batch; None if another worker took it over.
+
+    The rows are classified outside the transaction that applies them, so that
+    progress can be stored meanwhile; should the catalog change in between, they
+    are classified again inside it. ``con`` is the connection to do it all on
+    (an inline batch: quicker); without it, a background batch opens one to read
+    and one to write, and leaves the file free for others while it classifies.
+    """
+    batch_id, strict = int(record["id"]), bool(record["strict"])
     reporter = _Reporter(store, batch_id, attempt, progress)
     result = None
+
+    def connect(**options):
+        return contextlib.nullcontext(con) if con is not None else store.connect(**options)
+
     try:
-        sheet = sheet if sheet is not None else load_sheet(store, batch_id, record)
         cells = sheet.rows["ean_given"]
-        with store.connect(read_only=True) as con:
-            products, shop, revision = (
-                families_for(store, con, cells), store.read_shop(con), store.revision(con)
-            )  # fmt: skip
-        result = evaluate(sheet, products, shop, strict=bool(record["strict"]), progress=reporter)
-        with store.transaction() as con:
-            if store.revision(con) != revision:
-                # The catalog changed while the rows were classified: classify again,
-                # now inside the transaction that applies them.
-                result = evaluate(
-                    sheet, families_for(store, con, cells), store.read_shop(con),
-                    strict=bool(record["strict"]),
-                )  # fmt: skip
+        with connect(read_only=True) as reader:
+            products, revision = products_for(store, reader, cells), store.revision(reader)
+        result = classify_batch(sheet, products, strict=strict, progress=reporter)
+        with connect() as writer, _transaction(writer) as tx:
+            if store.revision(tx) != revision:
+                result = classify_batch(sheet, products_for(store, tx, cells), strict=strict)
             _fill(result, record, batch_id)
+            if result.status == "done":
+                applied = result.rows[result.rows["status"] == "applied"]
+                flips = store.update_settings(tx, applied)
+                described = store.describe(tx, np.concatenate(flips))
+                hidden = described["key"].isin(flips.hidden).to_numpy()
+                result.newly_hidden = described[hidden].reset_index(drop=True)
+                result.newly_visible = described[~hidden].reset_index(drop=True)
             if not store.finish_batch(
-                con, batch_id, attempt, status=result.status,
+                tx, batch_id, attempt, status=result.status,
                 progress_done=len(result.rows), **counts_of(result),
             ):  # fmt: skip
                 raise _Superseded
-            if result.status == "done":
-                store.update_settings(con, result.rows[result.rows["status"] == "applied"])
-            store.insert_batch_rows(con, batch_id, result.rows)
-            store.insert_batch_visibility(con, batch_id, result.newly_hidden, result.newly_visible)
+            store.insert_batch_rows(tx, batch_id, result.rows)
+            store.insert_batch_visibility(tx, batch_id, result.newly_hidden, result.newly_visible)
     except _Superseded:
         return None
     except DatabaseBusyError:
         raise  # the batch stays running; its lease runs out and it is looked at again
     except Exception as error:  # nothing applied: record the batch as failed
         message = f"The batch failed and nothing was applied: {_describe(error)}"
-        with store.transaction() as con:
-            counts = counts_of(result) if result is not None else {}
-            store.finish_batch(con, batch_id, attempt, status="failed", error=message, **counts)
+        classified = result is not None
         result = _failed(result, record, batch_id, message)
+        with connect() as writer, _transaction(writer) as tx:
+            counts = counts_of(result) if classified else {}
+            store.finish_batch(tx, batch_id, attempt, status="failed", error=message, **counts)
     reporter.finish(len(result.rows))
     _notify(store, result, record)
     return result

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -32,6 +33,11 @@ BATCH_ROW_COLUMNS = [
     "row", "ean_given", "ean", "key", "value_given", "value",
     "old_value", "new_value", "status", "reason", "message",
 ]  # fmt: skip
+#: A table of products described (what a change hides or shows): columns and types.
+DESCRIBED_TYPES = {
+    "key": "int64", "ean": "str", "sku": "str", "name": "str", "stock": "int64",
+    "role": "str", "parent_ean": "str", "parent_name": "str",
+}  # fmt: skip
 _ROW_SELECT = ", ".join(f'"{c}"' for c in BATCH_ROW_COLUMNS)  # "row" is a keyword
 VISIBILITY_COLUMNS = [
     "change", "key", "ean", "sku", "name", "stock", "role", "parent_ean", "parent_name",
@@ -142,6 +148,13 @@ def _wait_seconds() -> float:
         return float(os.environ.get("BACKORDER_OPS_LOCK_TIMEOUT", DEFAULT_WAIT_SECONDS))
     except ValueError:
         return DEFAULT_WAIT_SECONDS
+
+
+class Flips(NamedTuple):
+    """The keys of the products a change hid and showed, each sorted."""
+
+    hidden: np.ndarray
+    shown: np.ndarray
 
 
 class Store:
@@ -271,15 +284,23 @@ class Store:
         )
 
     def read_products_with_parents(
-        self, con: duckdb.DuckDBPyConnection, keys: pd.Series
+        self, con: duckdb.DuckDBPyConnection, keys, columns: list[str] = PRODUCT_COLUMNS
     ) -> pd.DataFrame:
-        """The products with these keys and their parents, typed as :meth:`read_products`."""
-        chosen = pd.DataFrame({"key": keys.to_numpy(dtype="int64")})
+        """The products with these keys and their parents, typed as :meth:`read_products`.
+
+        ``columns``: the columns to read, ``key`` first (all of them unless told).
+        """
+        chosen = pd.DataFrame({"key": np.asarray(keys, dtype="int64")})
         products = _fetch(
             con,
-            f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products WHERE key IN "
-            "(SELECT key FROM chosen) OR key IN (SELECT p.parent_key FROM products p "
-            "JOIN chosen c ON c.key = p.key) ORDER BY key",
+            f"""
+            WITH wanted AS (
+                SELECT key FROM chosen
+                UNION SELECT parent_key FROM products SEMI JOIN chosen USING (key)
+                WHERE parent_key IS NOT NULL
+            )
+            SELECT {", ".join(columns)} FROM products SEMI JOIN wanted USING (key) ORDER BY key
+            """,
             chosen=chosen,
         )
         return _typed_products(products)
@@ -324,22 +345,65 @@ class Store:
         """
         return _typed_flags(_fetch(con, _judge_sql(shop) + " ORDER BY key"))
 
-    def _judge(self, con: duckdb.DuckDBPyConnection, owners=None) -> None:
-        """Judge the visibility of every product again, or of these owners' families."""
-        shop = self.read_shop(con)
-        if owners is None:
-            judged = _judge_sql(shop)
-        else:
-            owners_frame = pd.DataFrame(  # noqa: F841 - read by DuckDB below
-                {"key": np.unique(np.asarray(owners, dtype="int64"))}
-            )
-            judged = _judge_sql(shop, "owners_frame")
+    def _judge(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Judge the visibility of every product again."""
         con.execute(
             f"""
-            UPDATE products SET visible = judged.visible FROM ({judged}) judged
-            WHERE products.key = judged.key AND products.visible IS DISTINCT FROM judged.visible
+            UPDATE products SET visible = judged.visible FROM ({_judge_sql(self.read_shop(con))})
+            judged WHERE products.key = judged.key
+            AND products.visible IS DISTINCT FROM judged.visible
             """
         )
+
+    def _judge_families(self, con: duckdb.DuckDBPyConnection, owners) -> Flips:
+        """Judge the visibility of these owners' families again; the keys it hid and showed."""
+        owners_frame = pd.DataFrame(  # noqa: F841 - read by DuckDB below
+            {"key": np.unique(np.asarray(owners, dtype="int64"))}
+        )
+        judged = _judge_sql(self.read_shop(con), "owners_frame")
+        # What flips first, then only those rows updated: together quicker than an
+        # UPDATE ... RETURNING, which DuckDB runs on one thread.
+        flips = _fetch(
+            con,
+            f"SELECT judged.key, judged.visible FROM ({judged}) judged "
+            "JOIN products p ON p.key = judged.key "
+            "WHERE p.visible IS DISTINCT FROM judged.visible",
+            owners_frame=owners_frame,
+        )
+        con.execute(
+            "UPDATE products SET visible = flips.visible FROM flips WHERE products.key = flips.key"
+        )
+        key, visible = flips["key"].to_numpy("int64"), flips["visible"].to_numpy(bool)
+        return Flips(hidden=np.sort(key[~visible]), shown=np.sort(key[visible]))
+
+    def describe(self, con: duckdb.DuckDBPyConnection, keys) -> pd.DataFrame:
+        """EAN, SKU, name, stock, role and parent of the products with these keys, by EAN.
+
+        The same table as :func:`backorder_ops.visibility.describe_products`, read
+        from the store.
+        """
+        chosen = pd.DataFrame({"key": np.asarray(keys, dtype="int64")})
+        described = _fetch(
+            con,
+            """
+            WITH chosen AS (
+                SELECT p.key, p.ean, p.sku, p.name, p.stock, p.parent_key
+                FROM products p SEMI JOIN chosen c ON c.key = p.key
+            ), parents AS (
+                SELECT DISTINCT v.parent_key AS key FROM products v
+                SEMI JOIN chosen c ON c.key = v.parent_key
+            )
+            SELECT p.key, p.ean, p.sku, p.name, p.stock,
+                   CASE WHEN p.key IN (SELECT key FROM parents) THEN 'parent'
+                        WHEN p.parent_key IS NOT NULL THEN 'variant'
+                        ELSE 'product' END AS role,
+                   o.ean AS parent_ean, o.name AS parent_name
+            FROM chosen p LEFT JOIN products o ON o.key = p.parent_key
+            ORDER BY p.ean NULLS LAST, p.key
+            """,
+            chosen=chosen,
+        )
+        return described.astype(DESCRIBED_TYPES)
 
     def write_products(
         self, con: duckdb.DuckDBPyConnection, products: pd.DataFrame, *, merge: bool
@@ -368,17 +432,20 @@ class Store:
             "backorder_allowed = excluded.backorder_allowed"
         )
         now_owners = frame["parent_key"].fillna(frame["key"]).to_numpy(dtype="int64")
-        self._judge(con, np.concatenate([before, now_owners]))
+        self._judge_families(con, np.concatenate([before, now_owners]))
 
-    def update_settings(self, con: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> None:
-        """Set ``backorder_allowed`` from a frame of ``key`` and ``new_value``."""
+    def update_settings(self, con: duckdb.DuckDBPyConnection, changes: pd.DataFrame) -> Flips:
+        """Set ``backorder_allowed`` from a frame of ``key`` and ``new_value``.
+
+        Returns the keys of the products the change hid and showed.
+        """
         frame = changes[["key", "new_value"]]  # noqa: F841 - read by DuckDB below
         self._bump_revision(con)
         con.execute(
             "UPDATE products SET backorder_allowed = frame.new_value "
             "FROM frame WHERE products.key = frame.key"
         )
-        self._judge(con, changes["key"].dropna())
+        return self._judge_families(con, changes["key"].dropna())
 
     def read_shop(self, con: duckdb.DuckDBPyConnection | None = None) -> bool:
         """The shop setting "Producten kunnen bestellen wanneer deze niet op voorraad zijn"."""
@@ -483,7 +550,7 @@ class Store:
                 "UPDATE batches SET status = 'running', attempts = attempts + 1, started = ?, "
                 "lease_until = ?, worker_pid = ?, progress_done = 0 "
                 "WHERE id = ? AND status = 'queued' RETURNING attempts",
-                [now(), _later(lease_seconds), pid, batch_id],
+                [now(), later(lease_seconds), pid, batch_id],
             ).fetchone()
         return None if row is None else int(row[0])
 
@@ -495,7 +562,7 @@ class Store:
             con.execute(
                 "UPDATE batches SET progress_done = ?, progress_total = ?, lease_until = ? "
                 "WHERE id = ? AND attempts = ? AND status = 'running'",
-                [done, total, _later(lease_seconds), batch_id, attempt],
+                [done, total, later(lease_seconds), batch_id, attempt],
             )
 
     def finish_batch(
@@ -661,19 +728,21 @@ def _typed_flags(flags: pd.DataFrame) -> pd.DataFrame:
     return flags.astype({"key": "int64", "ean": "str", "visible": "bool"})
 
 
+#: The types of the product columns, as the store reads them.
+PRODUCT_TYPES = {
+    "key": "int64",
+    "ean": "str",
+    "sku": "str",
+    "name": "str",
+    "parent_key": "Int64",
+    "stock": "int64",
+    "backorder_allowed": "bool",
+}
+
+
 def _typed_products(products: pd.DataFrame) -> pd.DataFrame:
     # DuckDB gives Int64 where a column has NULLs and int64 where not: fix one set.
-    return products.astype(
-        {
-            "key": "int64",
-            "ean": "str",
-            "sku": "str",
-            "name": "str",
-            "parent_key": "Int64",
-            "stock": "int64",
-            "backorder_allowed": "bool",
-        }
-    )
+    return products.astype({name: PRODUCT_TYPES[name] for name in products.columns})
 
 
 def _record(frame: pd.DataFrame) -> dict:
@@ -681,7 +750,8 @@ def _record(frame: pd.DataFrame) -> dict:
     return {k: (None if pd.isna(v) else v) for k, v in record.items()}
 
 
-def _later(seconds: float) -> datetime:
+def later(seconds: float) -> datetime:
+    """The local time this many seconds from now (a lease's end)."""
     return datetime.now() + timedelta(seconds=seconds)
 
 

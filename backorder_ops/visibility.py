@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from . import ean as ean_mod
 from .errors import StaleError
 from .rules import compute_visibility, diff_visibility
-from .store import Store, now
+from .store import DESCRIBED_TYPES, Store, now
 
 
 def as_store(db: Store | str | None) -> Store:
@@ -36,14 +37,29 @@ def lookup(table: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
 
 
 def families_for(store: Store, con, ean_cells: pd.Series) -> pd.DataFrame:
-    """The part of the catalog a batch needs: the families of the products it names.
+    """The part of the catalog a preview needs: the families of the products it names.
 
     A family is a parent with all its variants, or a standalone product; what a
     setting changes is decided inside the family, so a batch is classified and its
     visibility changes worked out on these products only, not the whole catalog.
     """
-    keys = ean_mod.normalise_eans(ean_cells)["key"].dropna()
-    return store.read_families(con, keys.to_numpy(dtype="int64"))
+    return store.read_families(con, _keys(ean_cells))
+
+
+#: What classifying a batch reads of a product.
+CLASSIFY_COLUMNS = ["key", "ean", "name", "parent_key", "backorder_allowed"]
+
+
+def products_for(store: Store, con, ean_cells: pd.Series) -> pd.DataFrame:
+    """The part of the catalog a batch is classified on: the products it names and
+    their parents, with the columns classifying reads (applying reads what flips
+    from the store itself).
+    """
+    return store.read_products_with_parents(con, _keys(ean_cells), CLASSIFY_COLUMNS)
+
+
+def _keys(ean_cells: pd.Series) -> np.ndarray:
+    return ean_mod.normalise_eans(ean_cells)["key"].dropna().to_numpy(dtype="int64")
 
 
 def describe_products(products: pd.DataFrame, keys) -> pd.DataFrame:
@@ -65,7 +81,7 @@ def describe_products(products: pd.DataFrame, keys) -> pd.DataFrame:
             "parent_ean": parent["ean"].to_numpy(),
             "parent_name": parent["name"].to_numpy(),
         }
-    ).astype({"ean": "str", "sku": "str", "name": "str", "parent_ean": "str", "role": "str"})
+    ).astype(DESCRIBED_TYPES)
     return described.sort_values("ean", kind="stable").reset_index(drop=True)
 
 

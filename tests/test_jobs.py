@@ -130,6 +130,52 @@ def test_a_failure_while_running_marks_the_batch_failed(tiny, monkeypatch):
     pd.testing.assert_frame_equal(tiny.read_products(), before)
 
 
+def test_an_applied_batch_is_recorded_as_claimed_by_this_process(tiny):
+    result = apply_batch(read_sheet(text=PASTED), db=tiny, reference="nu")
+    record = tiny.read_batch_record(result.batch_id)
+    assert (record["status"], record["attempts"], record["worker_pid"]) == ("done", 1, os.getpid())
+    assert record["reference"] == "nu" and record["lease_until"] is None
+    assert (record["progress_done"], record["progress_total"]) == (4, 4)
+
+
+def test_a_failure_while_applying_inline_applies_nothing(tiny, monkeypatch):
+    """The inline path applies on the connection it classified on: the failure rolls
+    back the change, and the failure itself is recorded."""
+    before = tiny.read_products()
+
+    def boom(self, con, changes):
+        con.execute("UPDATE products SET backorder_allowed = NOT backorder_allowed")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Store, "update_settings", boom)
+    result = apply_batch(read_sheet(text=PASTED), db=tiny)
+    assert result.status == "failed" and "disk full" in result.error
+    assert result.newly_hidden.empty and result.newly_visible.empty
+    record = tiny.read_batch_record(result.batch_id)
+    assert record["status"] == "failed" and "nothing was applied" in record["error"]
+    assert (record["newly_hidden"], record["newly_visible"], record["rows_total"]) == (0, 0, 4)
+    pd.testing.assert_frame_equal(tiny.read_products(), before)
+    assert tiny.read_batch(result.batch_id)[1].empty  # no row log
+
+
+def test_an_interrupted_inline_batch_is_failed_by_the_next_look_at_the_queue(tiny, monkeypatch):
+    before = tiny.read_products()
+    monkeypatch.setenv("BACKORDER_OPS_LEASE_SECONDS", "0")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "update_settings", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        apply_batch(read_sheet(text=PASTED), db=tiny)
+    [batch_id] = tiny.list_batches().query("kind == 'backorder'")["id"].tolist()
+    assert tiny.read_batch_record(batch_id)["status"] == "running"
+    time.sleep(1.1)  # the lease (stored to the second) runs out
+    assert recover_stale(tiny) == [(batch_id, "failed")]
+    assert "Apply the sheet again" in tiny.read_batch_record(batch_id)["error"]
+    pd.testing.assert_frame_equal(tiny.read_products(), before)
+
+
 def test_a_stale_background_batch_is_queued_again_and_an_inline_one_failed(tiny, monkeypatch):
     monkeypatch.setenv("BACKORDER_OPS_LEASE_SECONDS", "0")
     background = submit_batch(read_sheet(text=PASTED), db=tiny, in_thread=False)
