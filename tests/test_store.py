@@ -360,7 +360,53 @@ def test_a_version_2_file_gets_its_products_visibility_judged(tmp_path):
         version = con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
     # The parent's own stock does not count: its only variant is sold out.
     assert kept == {1: True, 2: False, 3: True, 4: False, 5: False}
-    assert int(version[0]) == store_module.SCHEMA_VERSION == 3
+    assert int(version[0]) == store_module.SCHEMA_VERSION
+
+
+def test_a_version_3_file_keeps_its_row_logs_text_and_new_logs_read_alike(tmp_path, tiny):
+    """Schema 4 keeps a row log's text apart; logs written before keep theirs in the rows."""
+    import duckdb
+
+    from backorder_ops import store as store_module
+
+    path = tmp_path / "v3.duckdb"
+    con = duckdb.connect(str(path))
+    for statement in [*store_module._SCHEMA, *store_module._MIGRATIONS[1],
+                      *store_module._MIGRATIONS[2]]:  # fmt: skip
+        con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    con.execute(
+        "INSERT INTO batches (id, kind, created, status) "
+        "VALUES (nextval('batch_ids'), 'backorder', now(), 'done')"
+    )
+    con.execute(
+        """INSERT INTO batch_rows VALUES
+        (1, 3, ' 8712345678906', '8712345678906', 8712345678906, 'nee', false, true, false,
+         'applied', NULL, 'Row 3: changes.'),
+        (1, 2, 'x', 'x', NULL, 'ja', true, NULL, NULL, 'rejected', 'invalid_ean', 'Row 2: x.')"""
+    )
+    con.close()
+
+    _, rows, _ = Store(path).read_batch(1)
+    assert rows[["row", "ean_given", "ean", "value_given", "message"]].values.tolist() == [
+        [2, "x", "x", "ja", "Row 2: x."],
+        [3, " 8712345678906", "8712345678906", "nee", "Row 3: changes."],
+    ]
+
+    # A batch logged now: its text is kept in one block, and read back as it was given.
+    result = apply_batch(
+        read_sheet(text=f"EAN\tBackorder toegestaan?\n{JAS}\tja\n'x\t1\n"), db=tiny
+    )
+    _, logged, _ = tiny.read_batch(result.batch_id)
+    columns = ["row", "ean_given", "ean", "value_given", "status", "message"]
+    assert logged[columns].values.tolist() == result.rows[columns].values.tolist()
+    with tiny.connect(read_only=True) as con:
+        inline = con.execute(
+            "SELECT count(ean_given), count(message), count(status) FROM batch_rows "
+            "WHERE batch_id = ?",
+            [result.batch_id],
+        ).fetchone()
+    assert inline == (0, 0, 2)
 
 
 def test_current_visibility_counts_at_once_and_lists_on_demand(tiny):
