@@ -104,6 +104,15 @@ class BatchSheet:
     def source(self) -> str:
         return self.grid.source
 
+    @functools.cached_property
+    def eans(self) -> pd.DataFrame:
+        """The EAN cells normalised (see :func:`~backorder_ops.ean.normalise_eans`), once."""
+        return ean_mod.normalise_eans(self.rows["ean_given"])
+
+    def keys(self) -> np.ndarray:
+        """The keys of the valid EANs the sheet names: the products it is about."""
+        return self.eans["key"].dropna().to_numpy(dtype="int64")
+
     def __len__(self) -> int:
         return len(self.rows)
 
@@ -161,22 +170,22 @@ def classify_rows(
     ``progress(done, total)`` is called as rows are matched, a chunk at a time.
     """
     rows = sheet.rows
-    # Each row's EAN and value are worked out a chunk of rows at a time
-    # (vectorised within a chunk) so that a long batch can report progress;
-    # matching, duplicates and statuses need all rows and are decided after.
+    # The EANs are normalised once per sheet (reading the products needed them too).
+    # Each row's value is worked out a chunk of rows at a time (vectorised within a
+    # chunk) so that a long batch can report progress; matching, duplicates and
+    # statuses need all rows and are decided after.
+    eans = sheet.eans
     parts = []
     chunk_rows = chunk_rows or CHUNK_ROWS
     for start in range(0, len(rows), chunk_rows):
-        part = rows.iloc[start : start + chunk_rows]
-        parts.append((ean_mod.normalise_eans(part["ean_given"]), *parse_flags(part["value_given"])))
+        parts.append(parse_flags(rows["value_given"].iloc[start : start + chunk_rows]))
         if progress is not None:
             progress(min(start + chunk_rows, len(rows)), len(rows))
     if len(parts) == 1:
-        eans, value, value_problem = parts[0]
+        value, value_problem = parts[0]
     elif parts:
-        eans, value, value_problem = (pd.concat(p) for p in zip(*parts, strict=True))
+        value, value_problem = (pd.concat(p) for p in zip(*parts, strict=True))
     else:
-        eans = ean_mod.normalise_eans(rows["ean_given"])
         value, value_problem = parse_flags(rows["value_given"])
 
     # Each row's product as a position in the catalog (-1: none), found with numpy:
@@ -703,7 +712,7 @@ def preview_batch(
     sheet = sheet if isinstance(sheet, BatchSheet) else read_sheet(sheet)
     store = as_store(db)
     with store.connect(read_only=True) as con:
-        products = families_for(store, con, sheet.rows["ean_given"])
+        products = families_for(store, con, sheet.keys())
         shop = store.read_shop(con)
     result = evaluate(sheet, products, shop, strict=strict)
     result.reference = reference

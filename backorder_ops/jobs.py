@@ -237,13 +237,13 @@ def _run(
         return contextlib.nullcontext(con) if con is not None else store.connect(**options)
 
     try:
-        cells = sheet.rows["ean_given"]
+        keys = sheet.keys()
         with connect(read_only=True) as reader:
-            products, revision = products_for(store, reader, cells), store.revision(reader)
+            products, revision = products_for(store, reader, keys), store.revision(reader)
         result = classify_batch(sheet, products, strict=strict, progress=reporter)
         with connect() as writer, _transaction(writer) as tx:
             if store.revision(tx) != revision:
-                result = classify_batch(sheet, products_for(store, tx, cells), strict=strict)
+                result = classify_batch(sheet, products_for(store, tx, keys), strict=strict)
             _fill(result, record, batch_id)
             if result.status == "done":
                 applied = result.rows[result.rows["status"] == "applied"]

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import ean as ean_mod
 from .errors import StaleError
 from .rules import compute_visibility, diff_visibility
 from .store import DESCRIBED_TYPES, Store, now
@@ -36,30 +35,27 @@ def lookup(table: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
     return found.where(pd.Series(positions >= 0, index=keys.index), axis=0)
 
 
-def families_for(store: Store, con, ean_cells: pd.Series) -> pd.DataFrame:
-    """The part of the catalog a preview needs: the families of the products it names.
+def families_for(store: Store, con, keys: np.ndarray) -> pd.DataFrame:
+    """The part of the catalog a preview needs: the families of the products with these
+    keys (the ones a batch names).
 
     A family is a parent with all its variants, or a standalone product; what a
     setting changes is decided inside the family, so a batch is classified and its
     visibility changes worked out on these products only, not the whole catalog.
     """
-    return store.read_families(con, _keys(ean_cells))
+    return store.read_families(con, keys)
 
 
 #: What classifying a batch reads of a product.
 CLASSIFY_COLUMNS = ["key", "ean", "name", "parent_key", "backorder_allowed"]
 
 
-def products_for(store: Store, con, ean_cells: pd.Series) -> pd.DataFrame:
-    """The part of the catalog a batch is classified on: the products it names and
-    their parents, with the columns classifying reads (applying reads what flips
-    from the store itself).
+def products_for(store: Store, con, keys: np.ndarray) -> pd.DataFrame:
+    """The part of the catalog a batch is classified on: the products with these keys
+    (the ones it names) and their parents, with the columns classifying reads
+    (applying reads what flips from the store itself).
     """
-    return store.read_products_with_parents(con, _keys(ean_cells), CLASSIFY_COLUMNS)
-
-
-def _keys(ean_cells: pd.Series) -> np.ndarray:
-    return ean_mod.normalise_eans(ean_cells)["key"].dropna().to_numpy(dtype="int64")
+    return store.read_products_with_parents(con, keys, CLASSIFY_COLUMNS)
 
 
 def describe_products(products: pd.DataFrame, keys) -> pd.DataFrame:
