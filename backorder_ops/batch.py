@@ -104,10 +104,15 @@ class BatchSheet:
     def source(self) -> str:
         return self.grid.source
 
-    @functools.cached_property
+    @property
     def eans(self) -> pd.DataFrame:
-        """The EAN cells normalised (see :func:`~backorder_ops.ean.normalise_eans`), once."""
-        return ean_mod.normalise_eans(self.rows["ean_given"])
+        """The EAN cells normalised (see :func:`~backorder_ops.ean.normalise_eans`), once
+        for these rows."""
+        rows, eans = getattr(self, "_eans", (None, None))
+        if rows is not self.rows:
+            rows, eans = self.rows, ean_mod.normalise_eans(self.rows["ean_given"])
+            self._eans = rows, eans
+        return eans
 
     def keys(self) -> np.ndarray:
         """The keys of the valid EANs the sheet names: the products it is about."""
@@ -242,11 +247,21 @@ def classify_rows(
     applied = first & (is_true != current)
     # The status, as its index in STATUSES.
     status = np.where(applied, 0, np.where(candidate, 1, 2)).astype(np.int8)
-    # The catalog's EAN where the row matched a product, else the cell as trimmed.
+    # The catalog's EAN where the row matched a product, else the cell as trimmed. A
+    # matched cell's digits are that EAN unless the two differ in length (the zeros
+    # Excel dropped, put back): only those few are read from the catalog.
     text = ean_mod.arrow_text(eans["text"])
-    ean = pc.replace_with_mask(text, arrow.array(found), _take(catalog_ean, at))
     digits = ean_mod.arrow_text(eans["digits"])
-    restored = pc.less(pc.utf8_length(digits), pc.utf8_length(ean)).fill_null(False)
+    catalog_length = _lengths(catalog_ean, at)
+    given_length = pc.binary_length(digits.filter(found)).to_numpy(zero_copy_only=False)
+    ean = pc.if_else(found, digits, text)
+    differ = np.flatnonzero(found)[catalog_length != given_length]
+    if len(differ):
+        mask = np.zeros(len(rows), dtype=bool)
+        mask[differ] = True
+        ean = pc.replace_with_mask(ean, mask, _take(catalog_ean, position[differ]))
+    restored = np.zeros(len(rows), dtype=bool)
+    restored[found] = given_length < catalog_length
     # For each product in conflict, the list of its rows.
     conflict_starts, of_list = _runs(of_product[conflicting])
     row_lists = pc.binary_join(
@@ -268,7 +283,7 @@ def classify_rows(
         problem=ean_mod.arrow_text(eans["problem"]),
         position=position,
         parent_key=parent_key,
-        restored=found & restored.to_numpy(zero_copy_only=False),
+        restored=restored,
         locate=locate,
         catalog_ean=catalog_ean,
         catalog_name=_column_text(products["name"]),
@@ -350,6 +365,17 @@ def _locator(keys: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 def _column_text(column: pd.Series) -> arrow.Array | arrow.ChunkedArray:
     """A catalog column as Arrow text, in the chunks it comes in (see _take)."""
     return arrow.array(column.astype("str"), type=arrow.large_string())
+
+
+def _lengths(values: arrow.Array | arrow.ChunkedArray, position: np.ndarray) -> np.ndarray:
+    """The length in bytes of ``values`` at each position (none -1), from the offsets."""
+    if isinstance(values, arrow.ChunkedArray) and values.num_chunks == 1:
+        values = values.chunk(0)
+    if isinstance(values, arrow.ChunkedArray) or values.type != arrow.large_string():
+        return pc.binary_length(_take(values, position)).to_numpy(zero_copy_only=False)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)
+    offsets = offsets[values.offset : values.offset + len(values) + 1]
+    return offsets[position + 1] - offsets[position]
 
 
 def _take(values: arrow.Array | arrow.ChunkedArray, position: np.ndarray) -> arrow.Array:

@@ -285,7 +285,9 @@ class Store:
             with self.connect(read_only=True) as con:
                 return self.read_products(con)
         return _typed_products(
-            _fetch(con, f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products ORDER BY key")
+            _fetch(
+                con, f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM products ORDER BY key", whole=True
+            )
         )
 
     def read_products_with_parents(
@@ -306,6 +308,7 @@ class Store:
             )
             SELECT {", ".join(columns)} FROM products SEMI JOIN wanted USING (key) ORDER BY key
             """,
+            whole=True,
             chosen=chosen,
         )
         return _typed_products(products)
@@ -328,6 +331,7 @@ class Store:
             )
             ORDER BY key
             """,
+            whole=True,
             chosen=chosen,
         )
         return _typed_products(products)
@@ -723,9 +727,15 @@ def _unpack_text(rows: pd.DataFrame, data: bytes) -> pd.DataFrame:
     )
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
+def _fetch(
+    con: duckdb.DuckDBPyConnection, sql: str, *, whole: bool = False, **frames: pd.DataFrame
+) -> pd.DataFrame:
     """A query's result as a DataFrame, by way of Arrow: several times faster than
     ``.df()`` for text columns. ``frames`` are the DataFrames the query reads, by name.
+
+    DuckDB hands a result over in pieces of about 120k rows; with ``whole``, each
+    column is put in one piece, as products are looked up by position many times
+    over (classifying a batch) and Arrow's take from pieces copies twice.
     """
     # DuckDB 2 streams results: one left half-read (a fetchone) blocks con.sql() and
     # register(). Executing and reading a trivial query closes it.
@@ -737,6 +747,7 @@ def _fetch(con: duckdb.DuckDBPyConnection, sql: str, **frames: pd.DataFrame) -> 
     finally:
         for name in frames:
             con.unregister(name)
+    table = table.combine_chunks() if whole else table
     # Integer columns with NULLs stay integers (Int64), not floats.
     return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pytest
 import xlsxwriter
 from conftest import (
@@ -850,6 +851,21 @@ def test_classified_rows_follow_the_schema_whatever_the_catalog_order(tiny_produ
     shuffled = tiny_products.sample(frac=1, random_state=seed)
     pd.testing.assert_frame_equal(classify_rows(sheet, shuffled), classified)
     pd.testing.assert_frame_equal(classify_rows(sheet, tiny_products, chunk_rows=1), classified)
+    # Text columns in pieces (as a frame built by hand may hold them) are read alike.
+    pd.testing.assert_frame_equal(classify_rows(sheet, in_pieces(tiny_products)), classified)
+
+
+def in_pieces(products: pd.DataFrame) -> pd.DataFrame:
+    """``products`` with each text column held in Arrow chunks of two rows."""
+
+    def pieces(column: pd.Series) -> pd.Series:
+        whole = pa.array(column, type=pa.large_string())
+        chunks = [whole.slice(start, 2) for start in range(0, len(whole), 2)]
+        return pd.Series(pd.array(pa.chunked_array(chunks, type=whole.type), dtype="str"))
+
+    chunked = products.assign(**{name: pieces(products[name]) for name in ("ean", "sku", "name")})
+    assert chunked["ean"].array._pa_array.num_chunks > 1
+    return chunked
 
 
 def test_sample_batch_follows_the_schema(sample, sample_batch):
