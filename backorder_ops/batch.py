@@ -492,10 +492,11 @@ def _messages(facts: _Facts, case: np.ndarray) -> arrow.Array:
     # Within a group, rows in catalog order: products' text is then read in order.
     order = np.argsort(group * (facts.position.max(initial=0) + 2) + facts.position + 1)
     bounds = np.searchsorted(group[order], np.arange(8 * len(_CASES) + 1))
+    ordered = _Ordered(facts, order)
     messages = []
     for number in np.flatnonzero(np.diff(bounds)):
         name, restored, (new, old) = _CASES[number // 8], number // 4 % 2, divmod(number % 4, 2)
-        f = _CaseFacts(facts, order[bounds[number] : bounds[number + 1]])
+        f = _CaseFacts(ordered, bounds[number], bounds[number + 1])
         f.new_word, f.old_word = _YES_NO[new], _YES_NO[old]
         remark = (
             " (EAN '", f.text, "' matched ", f.ean,
@@ -510,17 +511,39 @@ def _messages(facts: _Facts, case: np.ndarray) -> arrow.Array:
     return arrow.concat_arrays(messages).take(inverse)
 
 
-class _CaseFacts:
-    """The facts of the rows of one case (``chosen``), taken as they are asked for."""
+#: The facts nearly every sentence reads (see _CaseFacts).
+_ORDERED_ONCE = frozenset({"row", "ean", "position"})
 
-    def __init__(self, facts: _Facts, chosen: np.ndarray):
-        self.facts, self.chosen = facts, chosen
+
+class _Ordered:
+    """The per-row facts in the order the messages are built in, each taken once."""
+
+    def __init__(self, facts: _Facts, order: np.ndarray):
+        self.facts, self.order = facts, order
 
     def __getattr__(self, name: str):
-        # A per-row fact for the chosen rows (EAN text with <NA> as ""), kept for the
-        # next use.
         column = getattr(self.facts, name)
-        taken = column[self.chosen] if isinstance(column, np.ndarray) else column.take(self.chosen)
+        taken = column[self.order] if isinstance(column, np.ndarray) else column.take(self.order)
+        setattr(self, name, taken)
+        return taken
+
+
+class _CaseFacts:
+    """The facts of the rows of one case: a stretch of the ordered facts."""
+
+    def __init__(self, ordered: _Ordered, start: int, stop: int):
+        self.facts, self.ordered, self.start, self.stop = ordered.facts, ordered, start, stop
+
+    def __getattr__(self, name: str):
+        # A per-row fact for the case's rows (EAN text with <NA> as ""), kept for the
+        # next use. What most sentences use is taken for all rows at once; the rest
+        # only for the rows of the cases that use it.
+        if name in _ORDERED_ONCE:
+            taken = getattr(self.ordered, name)[self.start : self.stop]
+        else:
+            chosen = self.ordered.order[self.start : self.stop]
+            column = getattr(self.facts, name)
+            taken = column[chosen] if isinstance(column, np.ndarray) else column.take(chosen)
         taken = taken.fill_null("") if name == "text" else taken
         setattr(self, name, taken)
         return taken
