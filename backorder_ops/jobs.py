@@ -245,8 +245,8 @@ def _run(
             if store.revision(tx) != revision:
                 result = classify_batch(sheet, products_for(store, tx, keys), strict=strict)
             _fill(result, record, batch_id)
-            if result.status == "done":
-                applied = result.rows[result.rows["status"] == "applied"]
+            applied = result.rows[result.rows["status"] == "applied"]
+            if result.status == "done" and not applied.empty:
                 flips = store.update_settings(tx, applied)
                 described = store.describe(tx, np.concatenate(flips))
                 hidden = described["key"].isin(flips.hidden).to_numpy()

@@ -18,9 +18,11 @@ from conftest import JAS, KAARS, MOK, SOK, TRUI
 
 from backorder_ops import (
     DatabaseBusyError,
+    StaleError,
     Store,
     StructureError,
     apply_batch,
+    current_visibility,
     load_catalog,
     preview_batch,
     read_sheet,
@@ -136,6 +138,21 @@ def test_an_applied_batch_is_recorded_as_claimed_by_this_process(tiny):
     assert (record["status"], record["attempts"], record["worker_pid"]) == ("done", 1, os.getpid())
     assert record["reference"] == "nu" and record["lease_until"] is None
     assert (record["progress_done"], record["progress_total"]) == (4, 4)
+
+
+def test_a_batch_that_changes_nothing_leaves_the_catalog_as_read(tiny):
+    """Lists read before such a batch stay valid; a batch that changes a setting
+    makes them stale."""
+    before = current_visibility(db=tiny)
+    nothing = apply_batch(read_sheet(text=f"{JAS}\tnee\n{MOK}\tmisschien\n"), db=tiny)
+    assert nothing.summary()["applied"] == 0 and nothing.status == "done"
+    assert len(before.flags) == len(tiny.read_products())  # still current
+    changed = apply_batch(read_sheet(text=f"{JAS}\tja\n"), db=tiny)
+    assert changed.summary()["applied"] == 1
+    again = current_visibility(db=tiny)
+    with pytest.raises(StaleError):
+        before.hidden  # noqa: B018 - read on first use
+    assert again.summary() == current_visibility(db=tiny).summary()
 
 
 def test_a_failure_while_applying_inline_applies_nothing(tiny, monkeypatch):
