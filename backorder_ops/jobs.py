@@ -32,7 +32,7 @@ from .batch import (
 )
 from .errors import BackorderOpsError, DatabaseBusyError, StructureError
 from .reading import Grid
-from .store import Store, later, now
+from .store import Store, in_transaction, later, now
 from .visibility import as_store, products_for
 
 FINAL_STATUSES = ("done", "failed", "refused")
@@ -171,7 +171,7 @@ def apply_batch(
     with store.connect() as con:
         # Recorded as running at once, claimed by this process: should the process
         # end before the batch does, the next look at the queue marks it failed.
-        with _transaction(con):
+        with in_transaction(con):
             record["id"] = store.insert_batch(
                 con, status="running", attempts=1, started=now(), worker_pid=os.getpid(),
                 lease_until=later(lease_seconds()), progress_done=0, **record,
@@ -202,17 +202,6 @@ def run_batch(
     return _run(store, None, record, attempt, sheet, progress)
 
 
-@contextlib.contextmanager
-def _transaction(con):
-    con.begin()
-    try:
-        yield con
-    except BaseException:
-        con.rollback()
-        raise
-    con.commit()
-
-
 def _run(
     store: Store,
     con,
@@ -241,7 +230,7 @@ def _run(
         with connect(read_only=True) as reader:
             products, revision = products_for(store, reader, keys), store.revision(reader)
         result = classify_batch(sheet, products, strict=strict, progress=reporter)
-        with connect() as writer, _transaction(writer) as tx:
+        with connect() as writer, in_transaction(writer) as tx:
             if store.revision(tx) != revision:
                 result = classify_batch(sheet, products_for(store, tx, keys), strict=strict)
             _fill(result, record, batch_id)
@@ -267,7 +256,7 @@ def _run(
         message = f"The batch failed and nothing was applied: {_describe(error)}"
         classified = result is not None
         result = _failed(result, record, batch_id, message)
-        with connect() as writer, _transaction(writer) as tx:
+        with connect() as writer, in_transaction(writer) as tx:
             counts = counts_of(result) if classified else {}
             store.finish_batch(tx, batch_id, attempt, status="failed", error=message, **counts)
     reporter.finish(len(result.rows))

@@ -155,6 +155,18 @@ def _wait_seconds() -> float:
         return DEFAULT_WAIT_SECONDS
 
 
+@contextmanager
+def in_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on an open connection: committed at the end, rolled back on error."""
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
 class Flips(NamedTuple):
     """The keys of the products a change hid and showed, each sorted."""
 
@@ -236,14 +248,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection inside one transaction: committed at the end, rolled back on error."""
-        with self.connect() as con:
-            con.begin()
-            try:
-                yield con
-            except BaseException:
-                con.rollback()
-                raise
-            con.commit()
+        with self.connect() as con, in_transaction(con):
+            yield con
 
     @staticmethod
     def _version(con: duckdb.DuckDBPyConnection) -> int:
