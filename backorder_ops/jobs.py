@@ -197,9 +197,7 @@ def run_batch(
     attempt = store.claim_batch(batch_id, pid=os.getpid(), lease_seconds=lease_seconds())
     if attempt is None:
         return None
-    record = store.read_batch_record(batch_id)
-    sheet = sheet if sheet is not None else load_sheet(store, batch_id, record)
-    return _run(store, None, record, attempt, sheet, progress)
+    return _run(store, None, store.read_batch_record(batch_id), attempt, sheet, progress)
 
 
 def _run(
@@ -207,10 +205,12 @@ def _run(
     con,
     record: dict,
     attempt: int,
-    sheet: BatchSheet,
+    sheet: BatchSheet | None,
     progress: Progress | None,
 ) -> BatchResult | None:
     """Classify and apply a claimed batch; None if another worker took it over.
+
+    ``sheet`` is the batch's sheet, or None to rebuild it from what the store kept.
 
     The rows are classified outside the transaction that applies them, so that
     progress can be stored meanwhile; should the catalog change in between, they
@@ -226,6 +226,7 @@ def _run(
         return contextlib.nullcontext(con) if con is not None else store.connect(**options)
 
     try:
+        sheet = sheet if sheet is not None else load_sheet(store, batch_id, record)
         keys = sheet.keys()
         with connect(read_only=True) as reader:
             products, revision = products_for(store, reader, keys), store.revision(reader)

@@ -193,6 +193,15 @@ def test_an_interrupted_inline_batch_is_failed_by_the_next_look_at_the_queue(tin
     pd.testing.assert_frame_equal(tiny.read_products(), before)
 
 
+def test_a_queued_batch_whose_sheet_was_not_kept_fails_with_a_message(tiny):
+    handle = submit_batch(read_sheet(text=PASTED), db=tiny, in_thread=False)
+    with tiny.transaction() as con:
+        con.execute("UPDATE batches SET sheet_meta = NULL WHERE id = ?", [handle.id])
+    assert run_worker(db=tiny, once=True) == 1
+    record = tiny.read_batch_record(handle.id)
+    assert record["status"] == "failed" and "has no kept sheet" in record["error"]
+
+
 def test_a_stale_background_batch_is_queued_again_and_an_inline_one_failed(tiny, monkeypatch):
     monkeypatch.setenv("BACKORDER_OPS_LEASE_SECONDS", "0")
     background = submit_batch(read_sheet(text=PASTED), db=tiny, in_thread=False)
