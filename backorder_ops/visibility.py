@@ -136,8 +136,8 @@ class Visibility:
     def _products(self, visible: bool) -> pd.DataFrame:
         if visible not in self._described:
             keys = self.flags.loc[self.flags["visible"] == visible, "key"]
-            products = self._read(lambda con: self.store.read_products_with_parents(con, keys))
-            self._described[visible] = describe_products(products, keys).assign(visible=visible)
+            described = self._read(lambda con: self.store.describe(con, keys))
+            self._described[visible] = described.assign(visible=visible)
         return self._described[visible]
 
     @property

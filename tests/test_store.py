@@ -24,6 +24,7 @@ from backorder_ops import (
     set_shop_setting,
 )
 from backorder_ops.store import SCHEMA_VERSION, default_path
+from backorder_ops.visibility import describe_products
 
 # A process that opens the database read-write and holds it. With ``hold`` = "stdin"
 # it lets go when its standard input closes (or after a minute, as a safety net);
@@ -419,6 +420,13 @@ def test_current_visibility_counts_at_once_and_lists_on_demand(tiny):
     assert sorted(shop.hidden["ean"]) == sorted([JAS_S, KAARS, UPC])
     assert len(shop.visible) == 7 and shop.visible["visible"].all()
     assert shop.to_json()["hidden"] == sorted([JAS_S, KAARS, UPC])
+    # Described by the store as the pandas description of the whole catalog would.
+    products = tiny.read_products()
+    for flag, described in ((False, shop.hidden), (True, shop.visible)):
+        keys = shop.flags.loc[shop.flags["visible"] == flag, "key"]
+        expected = describe_products(products, keys).assign(visible=flag)
+        pd.testing.assert_frame_equal(described, expected)
+    assert set(shop.visible["role"]) == {"parent", "variant", "product"}
 
     # Lists not read yet are not read from a store that has changed since.
     later = current_visibility(db=tiny)
