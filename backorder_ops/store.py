@@ -609,7 +609,7 @@ class Store:
             return con.execute(
                 "SELECT id, attempts, worker_pid FROM batches "
                 "WHERE status = 'running' AND lease_until < ? ORDER BY id",
-                [now()],
+                [later(0)],  # to the microsecond, as leases are: now() is to the second
             ).df()
 
     def requeue_batch(self, batch_id: int, attempt: int, *, error: str | None = None) -> bool:

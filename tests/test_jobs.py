@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -187,7 +188,7 @@ def test_an_interrupted_inline_batch_is_failed_by_the_next_look_at_the_queue(tin
         apply_batch(read_sheet(text=PASTED), db=tiny)
     [batch_id] = tiny.list_batches().query("kind == 'backorder'")["id"].tolist()
     assert tiny.read_batch_record(batch_id)["status"] == "running"
-    time.sleep(1.1)  # the lease (stored to the second) runs out
+    time.sleep(0.05)  # the lease runs out
     assert recover_stale(tiny) == [(batch_id, "failed")]
     assert "Apply the sheet again" in tiny.read_batch_record(batch_id)["error"]
     pd.testing.assert_frame_equal(tiny.read_products(), before)
@@ -200,6 +201,17 @@ def test_a_queued_batch_whose_sheet_was_not_kept_fails_with_a_message(tiny):
     assert run_worker(db=tiny, once=True) == 1
     record = tiny.read_batch_record(handle.id)
     assert record["status"] == "failed" and "has no kept sheet" in record["error"]
+
+
+def test_a_lease_runs_out_when_it_ends_not_at_the_next_whole_second(tiny):
+    """Regression: leases were compared with the time to the second, so a dead worker's
+    batch could wait up to a second longer than its lease to be run again."""
+    handle = submit_batch(read_sheet(text=PASTED), db=tiny, in_thread=False)
+    while datetime.now().microsecond > 100_000:  # start early in a second: the check
+        time.sleep(0.01)  # below then falls in the same second as the lease's end
+    assert tiny.claim_batch(handle.id, pid=99999, lease_seconds=0.3) == 1
+    time.sleep(0.4)
+    assert tiny.stale_batches()["id"].tolist() == [handle.id]
 
 
 def test_a_stale_background_batch_is_queued_again_and_an_inline_one_failed(tiny, monkeypatch):
