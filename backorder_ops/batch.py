@@ -6,12 +6,14 @@ operations over all rows, no Python loop over the data.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import json
 import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -272,8 +274,15 @@ def classify_rows(
     )
     row_list = np.full(len(rows), -1, dtype=np.int64)
     row_list[conflict] = of_list
-    facts = _Facts(
+    context = _Context(
         sheet=sheet,
+        locate=locate,
+        catalog_ean=catalog_ean,
+        catalog_name=_column_text(products["name"]),
+        row_lists=row_lists,
+    )
+    facts = _Facts(
+        context=context,
         row=row,
         text=text,
         ean=ean,
@@ -284,11 +293,7 @@ def classify_rows(
         position=position,
         parent_key=parent_key,
         restored=restored,
-        locate=locate,
-        catalog_ean=catalog_ean,
-        catalog_name=_column_text(products["name"]),
         first_row=first_row,
-        row_lists=row_lists,
         row_list=row_list,
     )
     case = np.where(reason > 0, reason + 2, np.where(applied, 0, np.where(first, 1, 2)))
@@ -408,10 +413,21 @@ def _take(values: arrow.Array | arrow.ChunkedArray, position: np.ndarray) -> arr
 
 
 @dataclass
-class _Facts:
-    """What the messages of a batch are made of: per row, or per catalog product."""
+class _Context:
+    """What the messages of a batch read that is not per row."""
 
     sheet: BatchSheet
+    locate: Callable[[np.ndarray], np.ndarray]  # catalog positions of keys
+    catalog_ean: arrow.Array | arrow.ChunkedArray  # per product
+    catalog_name: arrow.Array | arrow.ChunkedArray  # per product
+    row_lists: arrow.Array  # "2, 5, 9": the rows of each conflicting product
+
+
+@dataclass
+class _Facts:
+    """What the messages of a batch are made of, per row (and the context)."""
+
+    context: _Context
     row: np.ndarray
     text: arrow.Array  # the EAN cell as trimmed
     ean: arrow.Array  # the catalog's EAN where matched, else the cell as trimmed
@@ -422,12 +438,15 @@ class _Facts:
     position: np.ndarray  # of the row's product in the catalog (-1: none)
     parent_key: np.ndarray  # of the row's product (-1: none)
     restored: np.ndarray  # matched only once the leading zeros Excel dropped were put back
-    locate: Callable[[np.ndarray], np.ndarray]  # catalog positions of keys
-    catalog_ean: arrow.Array | arrow.ChunkedArray  # per product
-    catalog_name: arrow.Array | arrow.ChunkedArray  # per product
     first_row: np.ndarray  # for a repeat, the row where its product first appears
-    row_lists: arrow.Array  # "2, 5, 9": the rows of each conflicting product
-    row_list: np.ndarray  # per row: its product's entry in row_lists (-1: none)
+    row_list: np.ndarray  # per row: its product's entry in context.row_lists (-1: none)
+
+    def rows(self, part: slice) -> _Facts:
+        """The facts of a stretch of the rows (views, not copies)."""
+        return dataclasses.replace(self, **{
+            fact.name: getattr(self, fact.name)[part]
+            for fact in dataclasses.fields(self) if fact.name != "context"
+        })  # fmt: skip
 
 
 #: Message cases: one per status the row may have, then one per reason (as REASONS).
@@ -437,7 +456,40 @@ _REASON_TEXT = arrow.array((None, *REASONS), type=arrow.large_string())
 _YES_NO = ("nee", "ja")
 
 
-def _messages(facts: _Facts, case: np.ndarray) -> arrow.Array:
+def _messages(facts: _Facts, case: np.ndarray) -> arrow.ChunkedArray:
+    """One sentence per row (see :func:`_sentences`).
+
+    A long batch's sentences are built in stretches of rows, one thread each: Arrow
+    does nearly all of the work, and it does not hold Python's lock while it works.
+    """
+    parts = _stretches(len(case))
+
+    def sentences(part: slice) -> arrow.Array:
+        return _sentences(facts.rows(part), case[part])
+
+    if len(parts) == 1:
+        return arrow.chunked_array([sentences(parts[0])])
+    with ThreadPoolExecutor(len(parts), thread_name_prefix="backorder_ops") as pool:
+        return arrow.chunked_array(pool.map(sentences, parts), type=arrow.large_string())
+
+
+#: Rows per thread, at least, when a batch's messages are built in threads: for
+#: fewer, starting a thread costs about what it saves.
+THREAD_ROWS = int(os.environ.get("BACKORDER_OPS_THREAD_ROWS", 25_000))
+#: Threads at most: one per core this process may use, unless set.
+THREADS = int(os.environ.get("BACKORDER_OPS_THREADS", 0)) or len(
+    os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+)
+
+
+def _stretches(rows: int) -> list[slice]:
+    """``rows`` cut into stretches, one per thread, of at least THREAD_ROWS rows each."""
+    count = max(1, min(THREADS, rows // max(THREAD_ROWS, 1)))
+    bounds = np.linspace(0, rows, count + 1).round().astype(np.int64).tolist()
+    return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _sentences(facts: _Facts, case: np.ndarray) -> arrow.Array:
     """One sentence per row, from the template of its case, built for those rows only.
 
     A template gives the parts of its sentence: text, or Arrow arrays of text for the
@@ -550,19 +602,19 @@ class _CaseFacts:
 
     @property
     def name(self) -> arrow.Array:
-        return _take(self.facts.catalog_name, self.position)
+        return _take(self.facts.context.catalog_name, self.position)
 
     @functools.cached_property
     def _parent(self) -> np.ndarray:
-        return self.facts.locate(self.parent_key)
+        return self.facts.context.locate(self.parent_key)
 
     @property
     def parent_ean(self) -> arrow.Array:
-        return _take(self.facts.catalog_ean, self._parent)
+        return _take(self.facts.context.catalog_ean, self._parent)
 
     @property
     def parent_name(self) -> arrow.Array:
-        return _take(self.facts.catalog_name, self._parent)
+        return _take(self.facts.context.catalog_name, self._parent)
 
     @property
     def ean_cell(self) -> arrow.Array:
@@ -573,7 +625,7 @@ class _CaseFacts:
         return self._cells("value")
 
     def _cells(self, field: str) -> arrow.Array:
-        sheet = self.facts.sheet
+        sheet = self.facts.context.sheet
         return ean_mod.arrow_text(sheet.grid.cell_names(sheet.fields[field], pd.Series(self.row)))
 
     @property
@@ -586,7 +638,7 @@ class _CaseFacts:
 
     @property
     def conflict_rows(self) -> arrow.Array:
-        return self.facts.row_lists.take(self.row_list)
+        return self.facts.context.row_lists.take(self.row_list)
 
 
 def _join(*parts) -> arrow.Array:
