@@ -235,7 +235,8 @@ def _run(
             if store.revision(tx) != revision:
                 result = classify_batch(sheet, products_for(store, tx, keys), strict=strict)
             _fill(result, record, batch_id)
-            applied = result.rows[result.rows["status"] == "applied"]
+            # Only what the update reads: filtering all columns of 100k rows takes 10 ms.
+            applied = result.rows.loc[result.rows["status"] == "applied", ["key", "new_value"]]
             if result.status == "done" and not applied.empty:
                 flips = store.update_settings(tx, applied)
                 described = store.describe(tx, np.concatenate(flips))
