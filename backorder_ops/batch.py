@@ -252,16 +252,25 @@ def classify_rows(
     # The catalog's EAN where the row matched a product, else the cell as trimmed. A
     # matched cell's digits are that EAN unless the two differ in length (the zeros
     # Excel dropped, put back): only those few are read from the catalog.
+    # A matched cell's digits are its text but for a number shown with decimals.
     text = ean_mod.arrow_text(eans["text"])
     digits = ean_mod.arrow_text(eans["digits"])
     catalog_length = _lengths(catalog_ean, at)
-    given_length = pc.binary_length(digits.filter(found)).to_numpy(zero_copy_only=False)
-    ean = pc.if_else(found, digits, text)
-    differ = np.flatnonzero(found)[catalog_length != given_length]
-    if len(differ):
-        mask = np.zeros(len(rows), dtype=bool)
-        mask[differ] = True
-        ean = pc.replace_with_mask(ean, mask, _take(catalog_ean, position[differ]))
+    digits_length = _lengths(digits)
+    given_length = digits_length[found]
+    differ = np.zeros(len(rows), dtype=bool)
+    differ[found] = catalog_length != given_length
+    from_digits = found & ~differ & (_lengths(text) != digits_length)
+    ean = text
+    if differ.any() or from_digits.any():
+        replaced = np.flatnonzero(differ | from_digits)
+        from_catalog = differ[replaced]
+        values = pc.if_else(
+            from_catalog,
+            _take(catalog_ean, np.where(from_catalog, position[replaced], -1)),
+            digits.take(replaced),
+        )
+        ean = pc.replace_with_mask(text, differ | from_digits, values)
     restored = np.zeros(len(rows), dtype=bool)
     restored[found] = given_length < catalog_length
     # For each product in conflict, the list of its rows.
@@ -372,14 +381,20 @@ def _column_text(column: pd.Series) -> arrow.Array | arrow.ChunkedArray:
     return arrow.array(column.astype("str"), type=arrow.large_string())
 
 
-def _lengths(values: arrow.Array | arrow.ChunkedArray, position: np.ndarray) -> np.ndarray:
-    """The length in bytes of ``values`` at each position (none -1), from the offsets."""
+def _lengths(
+    values: arrow.Array | arrow.ChunkedArray, position: np.ndarray | None = None
+) -> np.ndarray:
+    """The length in bytes of ``values`` at each position (all without; null: 0), read
+    from the offsets."""
     if isinstance(values, arrow.ChunkedArray) and values.num_chunks == 1:
         values = values.chunk(0)
     if isinstance(values, arrow.ChunkedArray) or values.type != arrow.large_string():
-        return pc.binary_length(_take(values, position)).to_numpy(zero_copy_only=False)
+        values = values if position is None else _take(values, position)
+        return pc.binary_length(values).fill_null(0).to_numpy(zero_copy_only=False)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)
     offsets = offsets[values.offset : values.offset + len(values) + 1]
+    if position is None:
+        return np.diff(offsets)
     return offsets[position + 1] - offsets[position]
 
 

@@ -110,10 +110,17 @@ def normalise_eans(cells: pd.Series, *, catalog: bool = False) -> pd.DataFrame:
     other = np.flatnonzero(filled & ~is_digits)
     other_text = text.take(other)
     other_digits = pc.replace_substring_regex(other_text, _INTEGRAL_DECIMAL, r"\1")
-    digits = pc.replace_with_mask(text, pa.array(filled & ~is_digits), other_digits)
     is_digits[other] = (
         pc.ascii_is_decimal(other_digits).fill_null(False).to_numpy(zero_copy_only=False)
     )
+    # The digits of a cell are its text, but for numbers shown with decimals: only the
+    # digit cells are read from here on.
+    converted = is_digits[other]
+    digits = text
+    if converted.any():
+        mask = np.zeros(len(text), dtype=bool)
+        mask[other[converted]] = True
+        digits = pc.replace_with_mask(text, pa.array(mask), other_digits.filter(converted))
     length = pc.utf8_length(digits).fill_null(0).to_numpy(zero_copy_only=False)
 
     # Each cell's problem code: the first that holds, in the order of _PROBLEMS (0: none).
