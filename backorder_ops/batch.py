@@ -163,6 +163,11 @@ def read_sheet(
     return BatchSheet(rows=rows, grid=grid, fields=columns.fields, warnings=warnings)
 
 
+def as_sheet(sheet: BatchSheet | str | os.PathLike | bytes | pd.DataFrame) -> BatchSheet:
+    """A batch sheet as given, or read from what was given (see :func:`read_sheet`)."""
+    return sheet if isinstance(sheet, BatchSheet) else read_sheet(sheet)
+
+
 def classify_rows(
     sheet: BatchSheet,
     products: pd.DataFrame,
@@ -825,9 +830,8 @@ def preview_batch(
     ... # doctest: +SKIP
     >>> result.newly_hidden[["ean", "name", "stock"]]  # doctest: +SKIP
     """
-    sheet = sheet if isinstance(sheet, BatchSheet) else read_sheet(sheet)
     store = as_store(db)
-    with store.connect(read_only=True) as con:
+    with store.connect_while(functools.partial(as_sheet, sheet), read_only=True) as (con, sheet):
         products = families_for(store, con, sheet.keys())
         shop = store.read_shop(con)
     result = evaluate(sheet, products, shop, strict=strict)

@@ -10,6 +10,7 @@ never applied twice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import threading
@@ -23,12 +24,12 @@ from .batch import (
     BatchResult,
     BatchSheet,
     Progress,
+    as_sheet,
     check_address,
     classify_batch,
     counts_of,
     empty_rows,
     no_products,
-    read_sheet,
 )
 from .errors import BackorderOpsError, DatabaseBusyError, StructureError
 from .reading import Grid
@@ -105,7 +106,7 @@ def submit_batch(
     ... # doctest: +SKIP
     >>> handle.wait(60).summary()  # doctest: +SKIP
     """
-    sheet = sheet if isinstance(sheet, BatchSheet) else read_sheet(sheet)
+    sheet = as_sheet(sheet)
     record = _new_record(sheet, reference=reference, strict=strict, notify=notify, inline=inline)
     store = as_store(db)
     with store.transaction() as con:
@@ -165,10 +166,9 @@ def apply_batch(
     >>> apply_batch("data/sample/batch_week49.xlsx", db="data/demo.duckdb",
     ...             reference="week 49").summary()  # doctest: +SKIP
     """
-    sheet = sheet if isinstance(sheet, BatchSheet) else read_sheet(sheet)
-    record = _new_record(sheet, reference=reference, strict=strict, notify=notify, inline=True)
     store = as_store(db)
-    with store.connect() as con:
+    with store.connect_while(functools.partial(as_sheet, sheet)) as (con, sheet):
+        record = _new_record(sheet, reference=reference, strict=strict, notify=notify, inline=True)
         # Recorded as running at once, claimed by this process: should the process
         # end before the batch does, the next look at the queue marks it failed.
         with in_transaction(con):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import duckdb
 import numpy as np
@@ -167,6 +168,9 @@ def in_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyCo
     con.commit()
 
 
+T = TypeVar("T")
+
+
 class Flips(NamedTuple):
     """The keys of the products a change hid and showed, each sorted."""
 
@@ -244,6 +248,33 @@ class Store:
             yield con
         finally:
             con.close()
+
+    @contextmanager
+    def connect_while(
+        self, work: Callable[[], T], *, read_only: bool = False
+    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, T]]:
+        """A connection, as :meth:`connect` gives, opened in a thread while ``work()``
+        (reading a sheet, say) runs here; yields the connection and what work returned.
+
+        Opening a large file takes some 40 ms that reading a sheet hides. An error of
+        ``work`` comes first, and the connection is closed. A file that does not exist
+        yet is only created once ``work`` has succeeded.
+        """
+        if not self.path.exists():
+            result = work()
+            with self.connect(read_only=read_only) as con:
+                yield con, result
+            return
+        opener = self.connect(read_only=read_only)
+        with ExitStack() as opened:
+            with ThreadPoolExecutor(1, thread_name_prefix="backorder_ops-open") as pool:
+                opening = pool.submit(opener.__enter__)
+                try:
+                    result = work()
+                finally:
+                    if opening.exception() is None:  # waits; an opened file is closed
+                        opened.push(opener)  # when this block ends, whatever happens
+            yield opening.result(), result
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -278,9 +278,10 @@ def test_background_batch_end_to_end_with_a_worker_process(tiny, tmp_path):
         [sys.executable, "-m", "backorder_ops", "--db", str(tiny.path), "worker", "--once"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # Progress stored after every chunk: the batch is classified faster than the
-        # usual half second between two reports.
+        # usual half second between two reports. Chunks of 100 rows (200 reports) keep
+        # it running long enough to be seen running.
         env={
-            **os.environ, "BACKORDER_OPS_CHUNK_ROWS": "500", "BACKORDER_OPS_PROGRESS_SECONDS": "0",
+            **os.environ, "BACKORDER_OPS_CHUNK_ROWS": "250", "BACKORDER_OPS_PROGRESS_SECONDS": "0",
         },
     )  # fmt: skip
     statuses, progress = [], []

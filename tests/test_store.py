@@ -18,6 +18,7 @@ from backorder_ops import (
     DatabaseError,
     NotFoundError,
     Store,
+    StructureError,
     apply_batch,
     load_catalog,
     read_sheet,
@@ -448,3 +449,72 @@ def test_a_merge_judges_the_family_a_variant_leaves_and_the_one_it_joins(tiny):
         judged = tiny.judge(con, False).set_index("key")["visible"]
     pd.testing.assert_series_equal(kept, judged)
     assert not kept[keys[JAS]] and kept[keys[JAS_M]] and kept[keys[TRUI]]
+
+
+# -- a connection opened while a sheet is read -------------------------------------------
+
+
+def other_process_writes(path: Path) -> subprocess.CompletedProcess:
+    """Write to the file from another process: fails while this process holds it."""
+    code = f"import duckdb; duckdb.connect({str(path)!r}).execute('CHECKPOINT')"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+@pytest.fixture
+def kept_openers(monkeypatch) -> list:
+    """Store.connect's context managers, kept: none is closed by being let go of."""
+    kept, connect = [], Store.connect
+
+    def keeping(self, **options):
+        kept.append(connect(self, **options))
+        return kept[-1]
+
+    monkeypatch.setattr(Store, "connect", keeping)
+    return kept
+
+
+def test_a_connection_opened_while_reading_gives_both(tiny, kept_openers):
+    with tiny.connect_while(lambda: "the sheet") as (con, sheet):
+        assert sheet == "the sheet"
+        assert con.execute("SELECT count(*) FROM products").fetchone()[0] == len(TINY_ROWS)
+    done = other_process_writes(tiny.path)
+    assert done.returncode == 0, done.stderr  # closed at the end
+
+
+def test_a_failed_reading_comes_first_and_the_connection_is_closed(tiny, tmp_path, kept_openers):
+    def unreadable():
+        raise StructureError("batch.xlsx: cannot be read as a spreadsheet (not a zip).")
+
+    with pytest.raises(StructureError, match="cannot be read"), tiny.connect_while(unreadable):
+        pytest.fail("no connection is given when the reading fails")
+    assert len(kept_openers) == 1  # it was opened, then closed:
+    done = other_process_writes(tiny.path)
+    assert done.returncode == 0, done.stderr
+    # It comes first even when the file cannot be opened either.
+    damaged = tmp_path / "damaged.duckdb"
+    damaged.write_bytes(b"not a database" * 100)
+    with (
+        pytest.raises(StructureError, match="cannot be read"),
+        Store(damaged).connect_while(unreadable),
+    ):
+        pass
+    # Once the reading works, the file's own error is told.
+    with (
+        pytest.raises(DatabaseError, match="damaged"),
+        Store(damaged).connect_while(lambda: "the sheet"),
+    ):
+        pass
+
+
+def test_a_new_file_is_created_only_once_the_reading_worked(tmp_path):
+    path = tmp_path / "new.duckdb"
+
+    def unreadable():
+        raise StructureError("batch.xlsx: the workbook has no sheets.")
+
+    with pytest.raises(StructureError), Store(path).connect_while(unreadable):
+        pass
+    assert not path.exists()
+    with Store(path).connect_while(lambda: 1) as (con, one):
+        assert one == 1 and con.execute("SELECT count(*) FROM products").fetchone()[0] == 0
+    assert path.exists()
