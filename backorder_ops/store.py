@@ -11,7 +11,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -538,7 +538,12 @@ class Store:
         con.execute(f"UPDATE batches SET {assignments} WHERE id = ?", [*fields.values(), batch_id])
 
     def insert_batch_rows(
-        self, con: duckdb.DuckDBPyConnection, batch_id: int, rows: pd.DataFrame
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch_id: int,
+        rows: pd.DataFrame,
+        *,
+        text: Future[bytes | None] | None = None,
     ) -> None:
         """Log the classified rows of a batch.
 
@@ -546,12 +551,13 @@ class Store:
         is kept as one zstd-compressed Arrow block in ``batch_row_text``: DuckDB's own
         compression of that much text, when the file is checkpointed, costs several
         times more (0.2 s against 0.03 s for 100k rows) for a larger result.
-        :meth:`read_batch` puts the text back.
+        :meth:`read_batch` puts the text back. ``text`` is that block being made
+        meanwhile by :func:`pack_row_text` (in a thread: it holds no lock of Python's).
         """
         frame = rows.reindex(columns=BATCH_ROW_COLUMNS).assign(batch_id=batch_id)
-        numbers = frame["row"]
-        if len(frame) and numbers.notna().all() and numbers.is_unique:
-            con.execute("INSERT INTO batch_row_text VALUES (?, ?)", [batch_id, _pack_text(frame)])
+        block = text.result() if text is not None else pack_row_text(rows)
+        if block is not None:
+            con.execute("INSERT INTO batch_row_text VALUES (?, ?)", [batch_id, block])
             frame = frame.drop(columns=ROW_TEXT_COLUMNS)  # noqa: F841 - read by DuckDB below
         con.execute("INSERT INTO batch_rows BY NAME SELECT * FROM frame")
 
@@ -736,8 +742,13 @@ class Store:
         return _record(record), rows, changes
 
 
-def _pack_text(rows: pd.DataFrame) -> bytes:
-    """The row numbers and text columns of a row log, as a compressed Arrow stream."""
+def pack_row_text(rows: pd.DataFrame) -> bytes | None:
+    """The row numbers and text columns of a row log, as a compressed Arrow stream; None
+    unless the rows are numbered, each once (they are then logged as they are)."""
+    rows = rows.reindex(columns=["row", *ROW_TEXT_COLUMNS])
+    numbers = rows["row"]
+    if not len(rows) or numbers.isna().any() or not numbers.is_unique:
+        return None
     table = pa.table(
         {"row": pa.array(rows["row"].to_numpy(dtype="int64"))}
         | {
@@ -753,7 +764,7 @@ def _pack_text(rows: pd.DataFrame) -> bytes:
 
 
 def _unpack_text(rows: pd.DataFrame, data: bytes) -> pd.DataFrame:
-    """``rows`` of a row log with their text put back from :func:`_pack_text`'s block."""
+    """``rows`` of a row log with their text put back from :func:`pack_row_text`'s block."""
     text = pa.ipc.open_stream(data).read_all()
     at = pd.Index(text["row"].to_numpy()).get_indexer(rows["row"].to_numpy(dtype="int64"))
     if (at < 0).any():

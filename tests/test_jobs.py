@@ -24,6 +24,7 @@ from backorder_ops import (
     StructureError,
     apply_batch,
     current_visibility,
+    jobs,
     load_catalog,
     preview_batch,
     read_sheet,
@@ -192,6 +193,31 @@ def test_an_interrupted_inline_batch_is_failed_by_the_next_look_at_the_queue(tin
     assert recover_stale(tiny) == [(batch_id, "failed")]
     assert "Apply the sheet again" in tiny.read_batch_record(batch_id)["error"]
     pd.testing.assert_frame_equal(tiny.read_products(), before)
+
+
+def test_a_batch_whose_catalog_changed_while_it_was_classified_is_classified_again(
+    tiny, monkeypatch
+):
+    """What is applied, and the row log kept (its text packed meanwhile), follow the
+    catalog as the batch writes to it, not as it was when the rows were classified."""
+    handle = submit_batch(read_sheet(text=f"{KAARS}\tja\n{MOK}\tja\n"), db=tiny, in_thread=False)
+    classify, meanwhile = jobs.classify_batch, []
+
+    def classify_then_someone_sets_kaars(*args, **kwargs):
+        result = classify(*args, **kwargs)
+        if not meanwhile:  # once: the other batch classifies through here too
+            meanwhile.append("running")
+            meanwhile.append(apply_batch(read_sheet(text=f"{KAARS}\tja\n"), db=tiny))
+        return result
+
+    monkeypatch.setattr(jobs, "classify_batch", classify_then_someone_sets_kaars)
+    result = run_batch(handle.id, db=tiny)
+    assert meanwhile[1].summary()["applied"] == 1
+    for rows in (result.rows, tiny.read_batch(handle.id)[1]):
+        assert rows["status"].tolist() == ["unchanged", "applied"]
+        assert "already has 'Backorders toegestaan' = ja" in rows["message"].iloc[0]
+        assert "changes from nee to ja" in rows["message"].iloc[1]
+    assert tiny.read_batch_record(handle.id)["applied"] == 1
 
 
 def test_a_queued_batch_whose_sheet_was_not_kept_fails_with_a_message(tiny):
