@@ -13,7 +13,6 @@ import json
 import os
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +23,7 @@ import pyarrow.compute as pc
 
 from . import ean as ean_mod
 from .errors import StructureError
+from .parallel import in_stretches
 from .reading import Grid, find_columns, read_grid, read_text
 from .store import DESCRIBED_TYPES, Store
 from .values import ACCEPTED, parse_flags
@@ -477,36 +477,13 @@ _YES_NO = ("nee", "ja")
 
 
 def _messages(facts: _Facts, case: np.ndarray) -> arrow.ChunkedArray:
-    """One sentence per row (see :func:`_sentences`).
-
-    A long batch's sentences are built in stretches of rows, one thread each: Arrow
-    does nearly all of the work, and it does not hold Python's lock while it works.
-    """
-    parts = _stretches(len(case))
+    """One sentence per row (see :func:`_sentences`); a long batch's in stretches of
+    rows, one thread each (see :mod:`backorder_ops.parallel`)."""
 
     def sentences(part: slice) -> arrow.Array:
         return _sentences(facts.rows(part), case[part])
 
-    if len(parts) == 1:
-        return arrow.chunked_array([sentences(parts[0])])
-    with ThreadPoolExecutor(len(parts), thread_name_prefix="backorder_ops") as pool:
-        return arrow.chunked_array(pool.map(sentences, parts), type=arrow.large_string())
-
-
-#: Rows per thread, at least, when a batch's messages are built in threads: for
-#: fewer, starting a thread costs about what it saves.
-THREAD_ROWS = int(os.environ.get("BACKORDER_OPS_THREAD_ROWS", 25_000))
-#: Threads at most: one per core this process may use, unless set.
-THREADS = int(os.environ.get("BACKORDER_OPS_THREADS", 0)) or len(
-    os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-)
-
-
-def _stretches(rows: int) -> list[slice]:
-    """``rows`` cut into stretches, one per thread, of at least THREAD_ROWS rows each."""
-    count = max(1, min(THREADS, rows // max(THREAD_ROWS, 1)))
-    bounds = np.linspace(0, rows, count + 1).round().astype(np.int64).tolist()
-    return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+    return arrow.chunked_array(in_stretches(sentences, len(case)), type=arrow.large_string())
 
 
 def _sentences(facts: _Facts, case: np.ndarray) -> arrow.Array:

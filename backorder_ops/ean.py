@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .parallel import in_stretches
+
 #: Problem codes for a single EAN cell, in the order they are tested.
 EMPTY = "empty"
 SCIENTIFIC = "scientific"
@@ -47,7 +49,11 @@ def arrow_text(cells: pd.Series) -> pa.Array:
 
 
 def _clean(cells: pd.Series) -> pa.Array:
-    arrow = pc.utf8_trim(arrow_text(cells), characters=_SPACES)
+    return _trim(arrow_text(cells))
+
+
+def _trim(cells: pa.Array) -> pa.Array:
+    arrow = pc.utf8_trim(cells, characters=_SPACES)
     marked = pc.starts_with(arrow, "'")
     if marked.true_count:  # few cells: drop their mark and trim them again
         unmarked = pc.utf8_slice_codeunits(arrow.filter(marked), 1)
@@ -103,7 +109,29 @@ def normalise_eans(cells: pd.Series, *, catalog: bool = False) -> pd.DataFrame:
     >>> normalise_eans(pd.Series(["8712345678906", "12345678905"]))["key"].tolist()
     [8712345678906, 12345678905]
     """
-    text = _clean(cells)
+    given = arrow_text(cells)
+
+    def normalise(part: slice) -> tuple:
+        return _normalise(given.slice(part.start, part.stop - part.start), catalog)
+
+    # A long column in stretches, one thread each: Arrow and numpy do all of the work.
+    parts = in_stretches(normalise, len(given))
+    text, digits = (pa.concat_arrays([part[n] for part in parts]) for n in (0, 1))
+    code, key = (np.concatenate([part[n] for part in parts]) for n in (2, 3))
+    return pd.DataFrame(
+        {
+            "text": pd.array(text, dtype="str"),
+            "digits": pd.array(digits, dtype="str"),
+            "key": pd.arrays.IntegerArray(key, code != 0),
+            "problem": pd.array(_PROBLEM_TEXT.take(code), dtype="str"),
+        },
+        index=cells.index,
+    )
+
+
+def _normalise(cells: pa.Array, catalog: bool) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarray]:
+    """:func:`normalise_eans` of some cells: their text, digits, problem codes and keys."""
+    text = _trim(cells)
     filled = text.is_valid().to_numpy(zero_copy_only=False)
     # Most cells are digits already: the regular expressions only run on the others.
     is_digits = pc.ascii_is_decimal(text).fill_null(False).to_numpy(zero_copy_only=False)
@@ -143,15 +171,7 @@ def normalise_eans(cells: pd.Series, *, catalog: bool = False) -> pd.DataFrame:
     valid = code == 0
     key = np.zeros(len(text), dtype=np.int64)
     key[valid] = pc.cast(digits.filter(valid), pa.int64()).to_numpy()
-    return pd.DataFrame(
-        {
-            "text": pd.array(text, dtype="str"),
-            "digits": pd.array(pc.if_else(is_digits, digits, None), dtype="str"),
-            "key": pd.arrays.IntegerArray(key, ~valid),
-            "problem": pd.array(_PROBLEM_TEXT.take(code), dtype="str"),
-        },
-        index=cells.index,
-    )
+    return text, pc.if_else(is_digits, digits, None), code, key
 
 
 def _matches(text: pa.Array, pattern: str) -> np.ndarray:

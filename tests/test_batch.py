@@ -49,11 +49,11 @@ from backorder_ops import (
     classify_rows,
     current_visibility,
     load_catalog,
+    parallel,
     preview_batch,
     read_sheet,
     set_shop_setting,
 )
-from backorder_ops import batch as batch_module
 from backorder_ops.batch import ROWS_SCHEMA
 
 UNKNOWN = make_ean("871234599999")  # valid, but in no catalog
@@ -856,25 +856,8 @@ def test_classified_rows_follow_the_schema_whatever_the_catalog_order(tiny_produ
     # Text columns in pieces (as a frame built by hand may hold them) are read alike.
     pd.testing.assert_frame_equal(classify_rows(sheet, in_pieces(tiny_products)), classified)
     # A long batch's messages are built in threads, a stretch of rows each: alike.
-    with mock.patch.multiple(batch_module, THREADS=3, THREAD_ROWS=1):
+    with mock.patch.multiple(parallel, THREADS=3, THREAD_ROWS=1):
         pd.testing.assert_frame_equal(classify_rows(sheet, tiny_products), classified)
-
-
-@pytest.mark.parametrize(
-    ("rows", "threads", "thread_rows", "sizes"),
-    [
-        (100_000, 2, 25_000, [50_000, 50_000]),
-        (100_000, 8, 25_000, [25_000] * 4),  # no thread for fewer rows than THREAD_ROWS
-        (49_999, 2, 25_000, [49_999]),
-        (10, 3, 1, [3, 4, 3]),
-        (0, 2, 1, [0]),
-    ],
-)
-def test_messages_are_built_in_stretches_of_rows(rows, threads, thread_rows, sizes):
-    with mock.patch.multiple(batch_module, THREADS=threads, THREAD_ROWS=thread_rows):
-        stretches = batch_module._stretches(rows)
-    assert [s.stop - s.start for s in stretches] == sizes
-    assert [s.start for s in stretches] == [0, *[s.stop for s in stretches[:-1]]]
 
 
 def in_pieces(products: pd.DataFrame) -> pd.DataFrame:

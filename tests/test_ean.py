@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum import ean as stdnum_ean
 
-from backorder_ops import ean
+from backorder_ops import ean, parallel
 from backorder_ops.ean import check_digit_ok, clean_text, describe_problem, normalise_eans
 
 EAN13 = "8712345678906"
@@ -187,6 +189,20 @@ def test_every_problem_is_described(problem):
 def test_scientific_message_says_how_to_keep_the_digits():
     text = describe_problem(ean.SCIENTIFIC)
     assert "scientific" in text and "text" in text
+
+
+@pytest.mark.parametrize("catalog", [False, True])
+def test_a_column_in_stretches_normalises_alike(catalog):
+    """A long column is normalised in stretches of rows, one thread each."""
+    cells = [EAN13, " '" + UPC12, EAN13 + ".0", 12345678905.0, "8,71235E+12", "123,5", "abc",
+             "1" * 15, None, "", "8712345678907", EAN8, GTIN14, "0" + EAN8]  # fmt: skip
+    column = pd.Series(cells * 7, index=pd.RangeIndex(2, 2 + 7 * len(cells)), dtype=object)
+    at_once = normalise_eans(column, catalog=catalog)
+    with mock.patch.multiple(parallel, THREADS=4, THREAD_ROWS=5):
+        assert len(parallel.stretches(len(column))) == 4
+        in_stretches = normalise_eans(column, catalog=catalog)
+    pd.testing.assert_frame_equal(in_stretches, at_once)
+    assert at_once["key"].notna().sum() > 0 and at_once["problem"].notna().sum() > 0
 
 
 def test_every_produced_problem_is_described():
