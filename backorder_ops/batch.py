@@ -256,8 +256,8 @@ def classify_rows(
     status = np.where(applied, 0, np.where(candidate, 1, 2)).astype(np.int8)
     # The catalog's EAN where the row matched a product, else the cell as trimmed. A
     # matched cell's digits are that EAN unless the two differ in length (the zeros
-    # Excel dropped, put back): only those few are read from the catalog.
-    # A matched cell's digits are its text but for a number shown with decimals.
+    # Excel dropped, put back): only those few are read from the catalog. And its
+    # digits are its text but for a number shown with decimals ("8712345678906.0").
     text = ean_mod.arrow_text(eans["text"])
     digits = ean_mod.arrow_text(eans["digits"])
     catalog_length = _lengths(catalog_ean, at)
@@ -389,8 +389,8 @@ def _column_text(column: pd.Series) -> arrow.Array | arrow.ChunkedArray:
 def _lengths(
     values: arrow.Array | arrow.ChunkedArray, position: np.ndarray | None = None
 ) -> np.ndarray:
-    """The length in bytes of ``values`` at each position (all without; null: 0), read
-    from the offsets."""
+    """The length in bytes of ``values`` at each position (or of all), read from the
+    offsets where it can. Only a non-null value's length is meaningful."""
     if isinstance(values, arrow.ChunkedArray) and values.num_chunks == 1:
         values = values.chunk(0)
     if isinstance(values, arrow.ChunkedArray) or values.type != arrow.large_string():

@@ -2,7 +2,7 @@
 
     python -m benchmarks.run              # 1M-product export, 10M visibility, 100k batch
     python -m benchmarks.run --quick      # 10k export, 100k visibility, 1k batch
-    python -m benchmarks.run --repeat 5 --only preview,apply
+    python -m benchmarks.run --repeat 7 --only classify,apply
 
 Every measurement runs in a fresh subprocess: it sets up its stage (reads what the
 stage starts from; not timed), then times the stage and reads its peak resident
@@ -818,13 +818,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the small scale (--scale quick)")
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per side (default 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per side (default 5)")
     parser.add_argument(
         "--once-after",
         type=float,
-        default=120.0,
+        default=60.0,
         metavar="SECONDS",
-        help="run a side once when its first run takes longer (default 120)",
+        help="run a side once when its first run takes longer (default 60)",
     )
     parser.add_argument("--only", default="", help="comma-separated stage names (and 'readers')")
     parser.add_argument("--skip", default="", help="comma-separated stage names to leave out")
