@@ -116,8 +116,11 @@ def normalise_eans(cells: pd.Series, *, catalog: bool = False) -> pd.DataFrame:
 
     # A long column in stretches, one thread each: Arrow and numpy do all of the work.
     parts = in_stretches(normalise, len(given))
-    text, digits = (pa.concat_arrays([part[n] for part in parts]) for n in (0, 1))
-    code, key = (np.concatenate([part[n] for part in parts]) for n in (2, 3))
+    if len(parts) == 1:  # no copy
+        text, digits, code, key = parts[0]
+    else:
+        text, digits = (pa.concat_arrays([part[n] for part in parts]) for n in (0, 1))
+        code, key = (np.concatenate([part[n] for part in parts]) for n in (2, 3))
     return pd.DataFrame(
         {
             "text": pd.array(text, dtype="str"),
