@@ -265,17 +265,17 @@ def classify_rows(
     given_length = digits_length[found]
     differ = np.zeros(len(rows), dtype=bool)
     differ[found] = catalog_length != given_length
-    from_digits = found & ~differ & (_lengths(text) != digits_length)
+    replace = differ | (found & (_lengths(text) != digits_length))
     ean = text
-    if differ.any() or from_digits.any():
-        replaced = np.flatnonzero(differ | from_digits)
+    if replace.any():
+        replaced = np.flatnonzero(replace)
         from_catalog = differ[replaced]
         values = pc.if_else(
             from_catalog,
             _take(catalog_ean, np.where(from_catalog, position[replaced], -1)),
             digits.take(replaced),
         )
-        ean = pc.replace_with_mask(text, differ | from_digits, values)
+        ean = pc.replace_with_mask(text, replace, values)
     restored = np.zeros(len(rows), dtype=bool)
     restored[found] = given_length < catalog_length
     # For each product in conflict, the list of its rows.

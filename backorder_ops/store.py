@@ -750,7 +750,7 @@ def pack_row_text(rows: pd.DataFrame) -> bytes | None:
     if not len(rows) or numbers.isna().any() or not numbers.is_unique:
         return None
     table = pa.table(
-        {"row": pa.array(rows["row"].to_numpy(dtype="int64"))}
+        {"row": pa.array(numbers.to_numpy(dtype="int64"))}
         | {
             name: pa.array(rows[name].astype("str"), type=pa.large_string())
             for name in ROW_TEXT_COLUMNS
